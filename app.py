@@ -1,0 +1,241 @@
+"""Ronda: wiring of the application (configuration, extensions, blueprints, commands, server).
+
+Run it with `python app.py [--host H] [--port P]`; manage it with `flask --app app ...`.
+"""
+
+if __name__ == "__main__":
+    # First thing, before anything imports socket or threading: the live push is served by
+    # gevent (see ../shared/STACK-NOTES.md for the measurements behind this choice).
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import socket  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from babel.messages.mofile import write_mo  # noqa: E402
+from babel.messages.pofile import read_po  # noqa: E402
+from flask import Flask, redirect, request  # noqa: E402
+from flask_babel import Babel  # noqa: E402
+from flask_openapi3 import Info, OpenAPI  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from security import api as security_api  # noqa: E402
+from security import cli as security_cli  # noqa: E402
+from security.alarms import escalate_overdue  # noqa: E402
+from security.context import Ronda, ronda  # noqa: E402
+from security.push import publish, socketio  # noqa: E402
+from zones.database import make_engine, migrate  # noqa: E402
+from zones.service import build_index, zone_count  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+LANGUAGES = ("es", "en")
+# Secrets that must never protect a real deployment (refused outside debug and testing).
+DEV_SECRET_KEYS = frozenset({"dev", "development", "secret", "changeme", "change-me", "ronda-dev"})
+log = logging.getLogger("ronda")
+
+
+def _env_config() -> dict[str, Any]:
+    """Settings taken from the environment (only those that are set)."""
+    config: dict[str, Any] = {}
+    for name in ("DATABASE_URL", "SOCKETIO_MESSAGE_QUEUE", "SECRET_KEY"):
+        if os.environ.get(name):
+            config[name] = os.environ[name]
+    for name in ("TOKEN_TTL_SECONDS", "ALARM_ESCALATION_SECONDS"):
+        if os.environ.get(name):
+            config[name] = int(os.environ[name])
+    if os.environ.get("RONDA_DEBUG", "").lower() in ("1", "true", "yes"):
+        config["DEBUG"] = True
+    return config
+
+
+def _secret_key(app: Flask) -> str:
+    """The configured secret, refusing known development values outside debug and testing.
+
+    With none configured, a random one is made once and kept in the instance folder, so
+    tokens survive a restart and no two installations share a key.
+    """
+    key = app.config.get("SECRET_KEY")
+    relaxed = app.debug or app.testing
+    if key:
+        if str(key) in DEV_SECRET_KEYS and not relaxed:
+            raise RuntimeError(
+                "SECRET_KEY is set to a development value; set a long random SECRET_KEY "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return str(key)
+    if relaxed:
+        return "ronda-dev"
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _compile_translations(directory: Path) -> None:
+    """Compile each messages.po whose .mo is missing or older (the .mo files are not in git)."""
+    for po_path in directory.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
+
+
+def select_locale() -> str:
+    """?lang=, then the `lang` cookie, then the browser's languages; Spanish by default."""
+    asked = request.args.get("lang") or request.cookies.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(LANGUAGES, default="es") or "es"
+
+
+def load_demo(*, session: Session) -> None:
+    """Load the demo district (zones, blocks and alarm devices) from data/."""
+    from security.alarms import load_devices
+    from zones.geometry import read_boundaries
+    from zones.service import replace_district
+
+    data = ROOT / "data"
+    replace_district(
+        session=session,
+        zones=read_boundaries(path=data / "vmt_zones.geojson"),
+        blocks=read_boundaries(path=data / "vmt_blocks.geojson"),
+        block_zone_property="zone",
+    )
+    session.flush()
+    load_devices(session=session, path=data / "vmt_alarm_devices.geojson", index=build_index(session=session))
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
+    """Build the application: defaults, then the environment, then `test_config`."""
+    app = OpenAPI(
+        __name__,
+        info=Info(
+            title="Ronda API",
+            version="1.0.0",
+            description="Seguridad ciudadana de Villa María del Triunfo: incidentes, alarmas vecinales y "
+            "eventos en vivo. / Citizen security for Villa María del Triunfo.",
+        ),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        doc_prefix="/api",
+        doc_url="/v1/openapi.json",
+        validation_error_callback=security_api.validation_error_response,
+        instance_path=os.environ.get("RONDA_INSTANCE_PATH") or str(ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(
+        DATABASE_URL=None,
+        SOCKETIO_MESSAGE_QUEUE=None,
+        SECRET_KEY=None,
+        TOKEN_TTL_SECONDS=12 * 3600,
+        ALARM_ESCALATION_SECONDS=120,
+        LOAD_DEMO=True,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        BABEL_DEFAULT_LOCALE="es",
+        BABEL_DEFAULT_TIMEZONE="America/Lima",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
+        SOCKETIO_ASYNC_MODE="threading",  # `python app.py` serves with gevent; see main()
+    )
+    app.config.update(_env_config())
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'ronda.db'}"
+    app.config["SECRET_KEY"] = _secret_key(app)
+
+    _compile_translations(ROOT / "translations")
+    Babel(app, locale_selector=select_locale)
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    migrate(engine)
+    with Session(engine) as session:
+        if app.config["LOAD_DEMO"] and zone_count(session=session) == 0:
+            load_demo(session=session)
+            session.commit()
+        index = build_index(session=session)
+    app.extensions["ronda"] = Ronda(engine=engine, index=index)
+
+    security_api.init_app(app)
+    security_cli.init_app(app)
+    socketio.init_app(
+        app,
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
+        cors_allowed_origins=[],
+        ping_interval=20,
+        ping_timeout=20,
+    )
+
+    @app.get("/api/docs", doc_ui=False)
+    def api_docs() -> Any:
+        """Browsable API documentation (Swagger UI served from the installed package)."""
+        return redirect("/api/swagger")
+
+    @app.get("/", doc_ui=False)
+    def home() -> Any:
+        """The front door, for now the API documentation."""
+        return redirect("/api/docs")
+
+    return app
+
+
+def escalation_loop(app: Flask) -> None:
+    """Escalate unacknowledged alarms, forever, in the server's background."""
+    seconds = app.config["ALARM_ESCALATION_SECONDS"]
+    interval = max(0.5, min(5.0, seconds / 4))
+    while True:
+        socketio.sleep(interval)
+        try:
+            with app.app_context(), Session(ronda().engine, expire_on_commit=False) as session:
+                events = escalate_overdue(session=session, after=timedelta(seconds=seconds))
+                session.commit()
+                publish(events)
+        except Exception:  # keep escalating after a transient database error
+            log.exception("alarm escalation failed; retrying")
+
+
+def serve(app: Flask, *, host: str, port: int, access_log: bool = False) -> None:
+    """Serve HTTP and Socket.IO with gevent, TCP_NODELAY on every connection."""
+    from gevent import pywsgi
+    from geventwebsocket.handler import WebSocketHandler
+
+    class NoDelayHandler(WebSocketHandler):  # type: ignore[misc]
+        # pywsgi writes headers and body separately; without TCP_NODELAY, Nagle's algorithm
+        # and delayed ACKs stall keep-alive clients ~40 ms per request (STACK-NOTES.md).
+        def handle(self) -> Any:
+            try:
+                self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            return super().handle()
+
+    socketio.start_background_task(escalation_loop, app)
+    server = pywsgi.WSGIServer((host, port), app, handler_class=NoDelayHandler, log="default" if access_log else None)
+    log.info("Ronda listening on http://%s:%s", host, port)
+    server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Ronda: HTTP API and Socket.IO live push")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app({"SOCKETIO_ASYNC_MODE": "gevent"})
+    serve(app, host=args.host, port=args.port, access_log=args.access_log)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The citizen-security domain: people and roles, incidents, block alarms, the event log, live push and the API phones call."""

@@ -1,0 +1,291 @@
+"""Block alarms: raising (pooled per urban block, idempotent), acknowledging, resolving, escalating."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import geopandas as gpd
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from security.auth import Viewer, viewer_of
+from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from security.events import append_event
+from security.models import (
+    ZONE_BOUND_ROLES,
+    Alarm,
+    AlarmCreate,
+    AlarmDevice,
+    AlarmResolve,
+    AlarmTrigger,
+    Event,
+    User,
+)
+from security.visibility import alarm_record
+from zones.database import utcnow
+from zones.geometry import ZoneIndex
+from zones.models import Block
+
+ACTIVE = ("raised", "acknowledged")
+
+
+def raise_alarm(
+    *,
+    session: Session,
+    data: AlarmCreate,
+    index: ZoneIndex,
+    user: User | None = None,
+    device: AlarmDevice | None = None,
+) -> tuple[Alarm, Event | None, bool]:
+    """Raise the alarm of a block, pressed by a user's phone or by an authenticated device.
+
+    While a block's alarm is active, further presses join it (its `trigger_count` grows) and
+    push nothing new. A retried client_id returns the alarm it raised or joined. Returns the
+    alarm, the `alarm_raised` event (None when nothing new was raised), and whether it is new.
+    """
+    if (user is None) == (device is None):
+        raise ValueError("an alarm is raised by exactly one user or one device")
+    origin = f"user:{user.id}" if user is not None else f"device:{device.id}"  # type: ignore[union-attr]
+    client_id = str(data.client_id)
+    replay = _trigger(session=session, origin=origin, client_id=client_id)
+    if replay is not None:
+        return session.get(Alarm, replay.alarm_id), None, False  # type: ignore[return-value]
+
+    if device is not None and data.device_id is not None and data.device_id != device.id:
+        raise Forbidden("Una alarma solo puede activarse a sí misma.")
+    pressed = device or (_device(session=session, device_id=data.device_id) if data.device_id is not None else None)
+    if pressed is not None:
+        if pressed.block_id is None or pressed.zone_id is None:
+            raise ValidationProblem("device_id", "La alarma no está ubicada en ninguna manzana.")
+        lat, lon, zone_id, block_id = pressed.lat, pressed.lon, pressed.zone_id, pressed.block_id
+    else:
+        if data.lat is None or data.lon is None:
+            raise ValidationProblem(("lat", "lon"), "Indique device_id, o lat y lon.")
+        location = index.locate(lat=data.lat, lon=data.lon)
+        if location is None:
+            raise ValidationProblem(("lat", "lon"), "El punto está fuera del distrito.")
+        if location.block_id is None:
+            raise ValidationProblem(("lat", "lon"), "No hay una manzana registrada en ese punto.")
+        lat, lon, zone_id, block_id = data.lat, data.lon, location.zone_id, location.block_id
+    if user is not None and user.role in ZONE_BOUND_ROLES and zone_id != user.zone_id:
+        raise Forbidden("Solo puede activar alarmas en su propia zona.")
+
+    for _ in range(3):
+        active = _active_alarm(session=session, block_id=block_id)
+        if active is not None:
+            active.trigger_count += 1
+            session.add(active)
+            session.add(AlarmTrigger(alarm_id=active.id, origin=origin, client_id=client_id))  # type: ignore[arg-type]
+            try:
+                with session.begin_nested():
+                    session.flush()
+            except IntegrityError:
+                replay = _trigger(session=session, origin=origin, client_id=client_id)
+                if replay is None:
+                    raise
+                return session.get(Alarm, replay.alarm_id), None, False  # type: ignore[return-value]
+            return active, None, False
+        alarm = Alarm(
+            zone_id=zone_id,
+            block_id=block_id,
+            source=data.source,
+            device_id=pressed.id if pressed is not None else None,
+            raised_by=user.id if user is not None else None,
+            lat=lat,
+            lon=lon,
+        )
+        try:
+            with session.begin_nested():
+                session.add(alarm)
+                session.flush()
+                session.add(AlarmTrigger(alarm_id=alarm.id, origin=origin, client_id=client_id))  # type: ignore[arg-type]
+                session.flush()
+        except IntegrityError:
+            # Another press of the same block (or the same retry) won the race: join it.
+            replay = _trigger(session=session, origin=origin, client_id=client_id)
+            if replay is not None:
+                return session.get(Alarm, replay.alarm_id), None, False  # type: ignore[return-value]
+            continue
+        event = append_event(session=session, type="alarm_raised", zone_id=zone_id, data=_record(session, alarm))
+        return alarm, event, True
+    raise Conflict("La alarma de la manzana está cambiando; intente de nuevo.")
+
+
+def _trigger(*, session: Session, origin: str, client_id: str) -> AlarmTrigger | None:
+    query = select(AlarmTrigger).where(AlarmTrigger.origin == origin, AlarmTrigger.client_id == client_id)
+    return session.exec(query).first()
+
+
+def _device(*, session: Session, device_id: int) -> AlarmDevice:
+    device = session.get(AlarmDevice, device_id)
+    if device is None or not device.active:
+        raise ValidationProblem("device_id", "No existe la alarma %(id)s.", id=device_id)
+    return device
+
+
+def _active_alarm(*, session: Session, block_id: int) -> Alarm | None:
+    query = select(Alarm).where(Alarm.block_id == block_id, col(Alarm.status).in_(ACTIVE))
+    return session.exec(query).first()
+
+
+def _record(session: Session, alarm: Alarm) -> dict[str, object]:
+    return alarm_record(
+        alarm=alarm,
+        block=session.get(Block, alarm.block_id),
+        raised_by=session.get(User, alarm.raised_by) if alarm.raised_by else None,
+        acknowledged_by=session.get(User, alarm.acknowledged_by) if alarm.acknowledged_by else None,
+    )
+
+
+def alarm_records(*, session: Session, alarms: list[Alarm]) -> list[dict[str, object]]:
+    """Full records of alarms (JSON-ready)."""
+    return [_record(session, a) for a in alarms]
+
+
+def get_alarm(*, session: Session, viewer: Viewer, alarm_id: int) -> Alarm:
+    """The alarm, if it exists and lies in a zone the viewer may see."""
+    alarm = session.get(Alarm, alarm_id)
+    if alarm is None:
+        raise NotFound("No existe la alarma %(id)s.", id=alarm_id)
+    if not viewer.may_see_zone(alarm.zone_id):
+        raise Forbidden("Esta alarma es de otra zona.")
+    return alarm
+
+
+def list_alarms(*, session: Session, viewer: Viewer, zone_id: int | None, active_only: bool) -> list[Alarm]:
+    """Alarms the viewer may see, newest first (the active ones only, when asked)."""
+    query = select(Alarm)
+    if not viewer.sees_all_zones:
+        if zone_id is not None and zone_id != viewer.zone_id:
+            raise Forbidden("Solo puede consultar su propia zona.")
+        zone_id = viewer.zone_id
+    if zone_id is not None:
+        query = query.where(Alarm.zone_id == zone_id)
+    if active_only:
+        query = query.where(col(Alarm.status).in_(ACTIVE))
+    return list(session.exec(query.order_by(col(Alarm.id).desc()).limit(500)).all())
+
+
+def acknowledge_alarm(*, session: Session, actor: User, alarm_id: int) -> tuple[Alarm, Event | None]:
+    """Police take the alarm ("Atender"); acknowledging it again changes nothing."""
+    viewer = viewer_of(actor)
+    if viewer.role not in ("police", "admin"):
+        raise Forbidden("Solo la policía puede atender una alarma.")
+    alarm = get_alarm(session=session, viewer=viewer, alarm_id=alarm_id)
+    if alarm.status == "acknowledged":
+        return alarm, None
+    if alarm.status != "raised":
+        raise Conflict("La alarma ya fue cerrada.", details={"current_status": alarm.status})
+    alarm.status = "acknowledged"
+    alarm.acknowledged_at = utcnow()
+    alarm.acknowledged_by = actor.id
+    session.add(alarm)
+    session.flush()
+    event = append_event(session=session, type="alarm_acknowledged", zone_id=alarm.zone_id, data=_record(session, alarm))
+    return alarm, event
+
+
+def resolve_alarm(*, session: Session, actor: User, alarm_id: int, body: AlarmResolve) -> tuple[Alarm, Event | None]:
+    """Close an alarm as real or a false alarm (police, admins, or a coordinator of its zone)."""
+    viewer = viewer_of(actor)
+    alarm = get_alarm(session=session, viewer=viewer, alarm_id=alarm_id)
+    if not (viewer.role in ("police", "admin") or (viewer.role == "coordinator" and viewer.zone_id == alarm.zone_id)):
+        raise Forbidden("Solo la policía o un coordinador de la zona puede cerrar una alarma.")
+    if alarm.status == "resolved":
+        if alarm.outcome == body.outcome:
+            return alarm, None
+        raise Conflict("La alarma ya fue cerrada.", details={"current_status": alarm.status, "outcome": alarm.outcome})
+    now = utcnow()
+    alarm.status = "resolved"
+    alarm.outcome = body.outcome
+    alarm.resolved_at = now
+    alarm.resolved_by = actor.id
+    session.add(alarm)
+    session.flush()
+    record = _record(session, alarm)
+    record["note"] = body.note
+    event = append_event(session=session, type="alarm_resolved", zone_id=alarm.zone_id, data=record)
+    return alarm, event
+
+
+def escalate_overdue(*, session: Session, after: timedelta, now: datetime | None = None) -> list[Event]:
+    """Escalate, once each, the alarms still unacknowledged `after` they were raised.
+
+    The conditional update claims each alarm, so two server processes never escalate twice.
+    """
+    now = now or utcnow()
+    due = session.exec(
+        select(Alarm).where(
+            Alarm.status == "raised", col(Alarm.escalated_at).is_(None), col(Alarm.raised_at) <= now - after
+        )
+    ).all()
+    events: list[Event] = []
+    for alarm in due:
+        claimed = session.execute(
+            update(Alarm)
+            .where(col(Alarm.id) == alarm.id, col(Alarm.escalated_at).is_(None), Alarm.status == "raised")
+            .values(escalated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        session.refresh(alarm)
+        events.append(
+            append_event(session=session, type="alarm_escalated", zone_id=alarm.zone_id, data=_record(session, alarm))
+        )
+    return events
+
+
+def locate_devices(*, session: Session, index: ZoneIndex) -> int:
+    """Place every alarm device in the zone and block containing it; returns how many moved."""
+    moved = 0
+    for device in session.exec(select(AlarmDevice)).all():
+        location = index.locate(lat=device.lat, lon=device.lon)
+        zone_id = location.zone_id if location else None
+        block_id = location.block_id if location else None
+        if (zone_id, block_id) != (device.zone_id, device.block_id):
+            device.zone_id, device.block_id = zone_id, block_id
+            session.add(device)
+            moved += 1
+    return moved
+
+
+def list_devices(*, session: Session, viewer: Viewer, zone_id: int | None) -> list[AlarmDevice]:
+    """Alarm devices of a zone (zone-bound roles: their own zone only)."""
+    if not viewer.sees_all_zones:
+        if zone_id is not None and zone_id != viewer.zone_id:
+            raise Forbidden("Solo puede consultar su propia zona.")
+        zone_id = viewer.zone_id
+    query = select(AlarmDevice).where(AlarmDevice.active == True)  # noqa: E712
+    if zone_id is not None:
+        query = query.where(AlarmDevice.zone_id == zone_id)
+    return list(session.exec(query.order_by(col(AlarmDevice.id))).all())
+
+
+def load_devices(*, session: Session, path: Path, index: ZoneIndex) -> int:
+    """Add the alarm devices of a GeoJSON file of points (property `name`), placed by the index."""
+    frame = gpd.read_file(path)
+    if frame.crs is None:
+        raise ValueError(f"{path}: the file declares no coordinate reference system")
+    frame = frame.to_crs("EPSG:4326")
+    count = 0
+    for position, (_, row) in enumerate(frame.iterrows(), start=1):
+        point = row.geometry
+        if point is None or point.geom_type != "Point":
+            raise ValueError(f"{path}: feature {position} is not a point")
+        location = index.locate(lat=point.y, lon=point.x)
+        session.add(
+            AlarmDevice(
+                name=str(row.get("name") or f"Alarma {position}"),
+                lat=point.y,
+                lon=point.x,
+                zone_id=location.zone_id if location else None,
+                block_id=location.block_id if location else None,
+            )
+        )
+        count += 1
+    session.flush()
+    return count

@@ -1,0 +1,492 @@
+"""The JSON API that phones and dashboards call, under /api/v1.
+
+Routes are thin: flask-openapi3 validates the request with the pydantic/SQLModel model (the
+same models the OpenAPI document is generated from), the route calls one service, commits,
+pushes the events and answers with the view the caller's role may see.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from flask_babel import get_locale, gettext
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlmodel import Session
+from werkzeug.exceptions import HTTPException
+
+from security import alarms, incidents
+from security.auth import AuthError, Viewer, authenticate, device_from_key, issue_token, user_from_token, viewer_of
+from security.context import ronda
+from security.errors import DomainError, ValidationProblem
+from security.events import event_view, events_since, last_seq
+from security.kinds import KINDS
+from security.models import (
+    AlarmCreate,
+    AlarmDevicePublic,
+    AlarmPublic,
+    AlarmResolve,
+    EventPage,
+    IncidentCreate,
+    IncidentPage,
+    IncidentPublic,
+    IncidentStatus,
+    IncidentUpdate,
+    TokenPublic,
+    TokenRequest,
+    User,
+)
+from security.push import publish
+from security.visibility import redact
+from zones.service import zones_feature_collection
+
+BEARER = [{"bearer": []}]
+api = APIBlueprint(
+    "api",
+    __name__,
+    url_prefix="/api/v1",
+    abp_security=BEARER,
+    abp_responses={401: {"description": "Missing, invalid or expired token"}},
+)
+t_auth = Tag(name="auth", description="Tokens")
+t_zones = Tag(name="zones", description="The district's zones")
+t_incidents = Tag(name="incidents", description="Incidents reported by patrols and neighbours")
+t_alarms = Tag(name="alarms", description="Block alarms")
+t_events = Tag(name="events", description="The event log, for catching up after a disconnection")
+
+PUBLIC_ENDPOINTS = frozenset({"api.issue_token_route", "api.list_zones"})
+DEVICE_ENDPOINTS = frozenset({"api.raise_alarm_route"})
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def error_response(
+    status: int, code: str, message: str, fields: list[dict[str, Any]] | None = None, **extra: Any
+) -> Response:
+    """The one JSON error shape: {error, message, fields: [{field, problem}], ...}."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if fields is not None:
+        body["fields"] = fields
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="ronda"'
+    return response
+
+
+# Pydantic error types in words a volunteer's phone can show (Spanish source, translated).
+_PROBLEMS = {
+    "missing": "Campo obligatorio.",
+    "float_parsing": "Debe ser un número.",
+    "float_type": "Debe ser un número.",
+    "int_parsing": "Debe ser un número entero.",
+    "int_type": "Debe ser un número entero.",
+    "int_from_float": "Debe ser un número entero.",
+    "bool_parsing": "Debe ser true o false.",
+    "bool_type": "Debe ser true o false.",
+    "string_type": "Debe ser un texto.",
+    "string_too_long": "Es demasiado largo (máximo %(max_length)s caracteres).",
+    "string_too_short": "Es demasiado corto (mínimo %(min_length)s caracteres).",
+    "greater_than_equal": "Debe ser mayor o igual que %(ge)s.",
+    "less_than_equal": "Debe ser menor o igual que %(le)s.",
+    "uuid_parsing": "Debe ser un UUID.",
+    "uuid_type": "Debe ser un UUID.",
+    "datetime_parsing": "Debe ser una fecha y hora ISO 8601.",
+    "datetime_from_date_parsing": "Debe ser una fecha y hora ISO 8601.",
+    "datetime_type": "Debe ser una fecha y hora ISO 8601.",
+    "literal_error": "Debe ser uno de: %(expected)s.",
+    "model_type": "Se esperaba un objeto JSON.",
+    "model_attributes_type": "Se esperaba un objeto JSON.",
+    "dict_type": "Se esperaba un objeto JSON.",
+    "finite_number": "Debe ser un número finito.",
+}
+
+
+def validation_error_response(error: ValidationError) -> Response:
+    """flask-openapi3's hook: a 422 that names each refused field and its problem."""
+    fields = []
+    for item in error.errors(include_url=False):
+        loc = [str(p) for p in item.get("loc", ()) if p != "__root__"]
+        template = _PROBLEMS.get(item["type"])
+        if item["type"] == "value_error":
+            problem = str(item.get("ctx", {}).get("error", item["msg"]))
+        elif template:
+            problem = gettext(template, **{k: v for k, v in (item.get("ctx") or {}).items()})
+        else:
+            problem = item["msg"]
+        fields.append({"field": ".".join(loc) or "body", "problem": problem, "code": item["type"]})
+    return error_response(422, "validation_error", gettext("Los datos enviados no son válidos."), fields)
+
+
+def _domain_error(error: DomainError) -> Response:
+    message = gettext(error.message, **error.params)
+    if isinstance(error, ValidationProblem):
+        return error_response(
+            error.status,
+            error.code,
+            gettext("Los datos enviados no son válidos."),
+            [{"field": f, "problem": message, "code": "domain"} for f in error.fields],
+        )
+    extra = getattr(error, "details", {})
+    return error_response(error.status, error.code, message, **extra)
+
+
+def _http_error(error: HTTPException) -> Response | HTTPException:
+    if not request.path.startswith("/api/"):
+        return error
+    messages = {
+        404: gettext("No existe esta dirección."),
+        405: gettext("Método no permitido."),
+        400: gettext("Solicitud mal formada."),
+        413: gettext("La solicitud es demasiado grande."),
+    }
+    code = error.code or 500
+    return error_response(code, (error.name or "error").lower().replace(" ", "_"), messages.get(code, str(error.description)))
+
+
+def _internal_error(error: Exception) -> Response | tuple[str, int]:
+    current_app.logger.exception("unexpected error", exc_info=error)
+    if request.path.startswith("/api/"):
+        return error_response(500, "internal_error", gettext("Error interno; su dato no se guardó, intente de nuevo."))
+    return gettext("Error interno."), 500
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprint and its JSON error handlers."""
+    app.register_api(api)  # type: ignore[attr-defined]
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _internal_error)
+
+
+# --- authentication ---------------------------------------------------------------------
+
+
+def db() -> Session:
+    """The request's database session (closed when the request ends)."""
+    if "db" not in g:
+        g.db = Session(ronda().engine, expire_on_commit=False)
+    session: Session = g.db
+    return session
+
+
+@api.teardown_request
+def _close_db(_exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+_AUTH_MESSAGES = {
+    "missing": "Falta el token de acceso (Authorization: Bearer ...).",
+    "invalid": "El token de acceso no es válido.",
+    "expired": "El token de acceso ha expirado; inicie sesión de nuevo.",
+}
+
+
+@api.before_request
+def _authenticate() -> Response | None:
+    g.user = None
+    g.device = None
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    device_key = request.headers.get("X-Device-Key")
+    if device_key and request.endpoint in DEVICE_ENDPOINTS:
+        try:
+            g.device = device_from_key(session=db(), key=device_key)
+        except AuthError as exc:
+            return error_response(401, "unauthorized", gettext(_AUTH_MESSAGES[exc.reason]), reason=exc.reason)
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return error_response(401, "unauthorized", gettext(_AUTH_MESSAGES["missing"]), reason="missing")
+    try:
+        g.user = user_from_token(
+            session=db(),
+            token=token.strip(),
+            secret_key=current_app.config["SECRET_KEY"],
+            max_age=current_app.config["TOKEN_TTL_SECONDS"],
+        )
+    except AuthError as exc:
+        return error_response(401, "unauthorized", gettext(_AUTH_MESSAGES[exc.reason]), reason=exc.reason)
+    return None
+
+
+def me() -> User:
+    user: User = g.user
+    return user
+
+
+def viewer() -> Viewer:
+    return viewer_of(me())
+
+
+def _commit_and_publish(*events: Any) -> None:
+    db().commit()
+    publish(events)
+
+
+@api.post(
+    "/auth/token",
+    tags=[t_auth],
+    security=[],
+    responses={200: TokenPublic},
+    summary="Exchange a username and password for a bearer token",
+)
+def issue_token_route(body: TokenRequest) -> Response:
+    """A phone or dashboard signs in."""
+    try:
+        user = authenticate(session=db(), username=body.username, password=body.password)
+    except AuthError:
+        return error_response(401, "unauthorized", gettext("Usuario o contraseña incorrectos."), reason="credentials")
+    token = issue_token(user=user, secret_key=current_app.config["SECRET_KEY"])
+    ttl = current_app.config["TOKEN_TTL_SECONDS"]
+    return jsonify(
+        {"access_token": token, "token_type": "bearer", "expires_in": ttl, "role": user.role, "zone_id": user.zone_id}
+    )
+
+
+# --- zones ------------------------------------------------------------------------------
+
+
+class LocateQuery(BaseModel):
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
+class LocatePublic(BaseModel):
+    zone_id: int
+    zone_name: str
+    block_id: int | None
+
+
+@api.get("/zones", tags=[t_zones], security=[], summary="The district's zones as a GeoJSON FeatureCollection")
+def list_zones() -> Response:
+    """Anyone may draw the district."""
+    response = jsonify(zones_feature_collection(session=db()))
+    response.mimetype = "application/geo+json"
+    return response
+
+
+@api.get("/zones/locate", tags=[t_zones], responses={200: LocatePublic}, summary="The zone and block of a point")
+def locate_point(query: LocateQuery) -> Response:
+    """A phone asks where it is."""
+    location = ronda().index.locate(lat=query.lat, lon=query.lon)
+    if location is None:
+        raise ValidationProblem(("lat", "lon"), "El punto está fuera del distrito.")
+    return jsonify({"zone_id": location.zone_id, "zone_name": location.zone_name, "block_id": location.block_id})
+
+
+@api.get("/incident-kinds", tags=[t_incidents], summary="The kinds of incident, labelled in Spanish and English")
+def list_kinds() -> Response:
+    """A phone fills its kind picker."""
+    locale = str(get_locale() or "es")
+    return jsonify(
+        [{"code": k.code, "label": k.label(locale), "label_es": k.label_es, "label_en": k.label_en} for k in KINDS.values()]
+    )
+
+
+# --- incidents ----------------------------------------------------------------------------
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return incidents.aware(value) if value is not None else None
+
+
+class IncidentQuery(BaseModel):
+    zone_id: int | None = None
+    kind: str | None = None
+    status: IncidentStatus | None = None
+    since: datetime | None = Field(default=None, description="occurred_at >= since (ISO 8601)")
+    until: datetime | None = Field(default=None, description="occurred_at < until (ISO 8601)")
+    bbox: str | None = Field(default=None, description="min_lon,min_lat,max_lon,max_lat (WGS84)")
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str | None) -> str | None:
+        if value is not None and value not in KINDS:
+            raise ValueError(f"unknown incident kind '{value}'")
+        return value
+
+    @field_validator("bbox")
+    @classmethod
+    def _bbox(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.split(",")
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+        except ValueError as exc:
+            raise ValueError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat") from exc
+        if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
+            raise ValueError("bbox must be min_lon,min_lat,max_lon,max_lat with min < max, in WGS84")
+        return value
+
+
+class IncidentPath(BaseModel):
+    incident_id: int
+
+
+@api.post(
+    "/incidents",
+    tags=[t_incidents],
+    responses={201: IncidentPublic, 200: IncidentPublic, 403: None, 422: None},
+    summary="Report an incident (idempotent on client_id)",
+)
+def report_incident_route(body: IncidentCreate) -> tuple[Response, int]:
+    """A patrol volunteer's phone reports an incident."""
+    incident, event = incidents.report_incident(session=db(), reporter=me(), data=body, index=ronda().index)
+    _commit_and_publish(event)
+    record = incidents.incident_records(session=db(), incidents=[incident])[0]
+    return jsonify(redact(record, viewer=viewer())), 201 if event is not None else 200
+
+
+@api.get("/incidents", tags=[t_incidents], responses={200: IncidentPage}, summary="List incidents, newest first")
+def list_incidents_route(query: IncidentQuery) -> Response:
+    """A dashboard or phone lists incidents it may see."""
+    bbox = tuple(float(p) for p in query.bbox.split(",")) if query.bbox else None
+    filters = incidents.IncidentFilter(
+        zone_id=query.zone_id,
+        kind=query.kind,
+        status=query.status,
+        since=_aware(query.since),
+        until=_aware(query.until),
+        bbox=bbox,  # type: ignore[arg-type]
+    )
+    who = viewer()
+    rows, next_cursor = incidents.list_incidents(
+        session=db(), viewer=who, filters=filters, limit=query.limit, cursor=query.cursor
+    )
+    records = incidents.incident_records(session=db(), incidents=rows)
+    return jsonify({"items": [redact(r, viewer=who) for r in records], "next_cursor": next_cursor})
+
+
+@api.get("/incidents/<int:incident_id>", tags=[t_incidents], responses={200: IncidentPublic}, summary="One incident")
+def get_incident_route(path: IncidentPath) -> Response:
+    """A dashboard opens an incident."""
+    who = viewer()
+    incident = incidents.get_incident(session=db(), viewer=who, incident_id=path.incident_id)
+    return jsonify(redact(incidents.incident_records(session=db(), incidents=[incident])[0], viewer=who))
+
+
+@api.patch(
+    "/incidents/<int:incident_id>",
+    tags=[t_incidents],
+    responses={200: IncidentPublic, 403: None, 409: None, 422: None},
+    summary="Change an incident's status (police, or a coordinator of its zone)",
+)
+def update_incident_route(path: IncidentPath, body: IncidentUpdate) -> Response:
+    """Police or a committee coordinator moves an incident along."""
+    incident, event = incidents.change_status(session=db(), actor=me(), incident_id=path.incident_id, update=body)
+    _commit_and_publish(event)
+    return jsonify(redact(incidents.incident_records(session=db(), incidents=[incident])[0], viewer=viewer()))
+
+
+# --- block alarms -------------------------------------------------------------------------
+
+
+class ZoneQuery(BaseModel):
+    zone_id: int | None = None
+
+
+class AlarmQuery(BaseModel):
+    zone_id: int | None = None
+    active: bool = Field(default=True, description="Only alarms not yet resolved")
+
+
+class AlarmPath(BaseModel):
+    alarm_id: int
+
+
+@api.get("/alarm-devices", tags=[t_alarms], responses={200: AlarmDevicePublic}, summary="Block alarm devices")
+def list_devices_route(query: ZoneQuery) -> Response:
+    """A dashboard draws the alarm devices of a zone."""
+    devices = alarms.list_devices(session=db(), viewer=viewer(), zone_id=query.zone_id)
+    return jsonify([AlarmDevicePublic.model_validate(d).model_dump() for d in devices])
+
+
+@api.post(
+    "/alarms",
+    tags=[t_alarms],
+    responses={201: AlarmPublic, 200: AlarmPublic, 403: None, 422: None},
+    summary="Raise a block alarm (pooled per block, idempotent on client_id; devices send X-Device-Key)",
+)
+def raise_alarm_route(body: AlarmCreate) -> tuple[Response, int]:
+    """A phone's panic button or a street alarm device raises its block's alarm."""
+    device = g.device
+    alarm, event, _created = alarms.raise_alarm(
+        session=db(), data=body, index=ronda().index, user=None if device else me(), device=device
+    )
+    _commit_and_publish(event)
+    record = alarms.alarm_records(session=db(), alarms=[alarm])[0]
+    who = Viewer(user_id=None, role="neighbor", zone_id=alarm.zone_id) if device else viewer()
+    return jsonify(redact(record, viewer=who)), 201 if event is not None else 200
+
+
+@api.get("/alarms", tags=[t_alarms], responses={200: AlarmPublic}, summary="Alarms, newest first")
+def list_alarms_route(query: AlarmQuery) -> Response:
+    """A dashboard lists the alarms it may see."""
+    who = viewer()
+    rows = alarms.list_alarms(session=db(), viewer=who, zone_id=query.zone_id, active_only=query.active)
+    return jsonify([redact(r, viewer=who) for r in alarms.alarm_records(session=db(), alarms=rows)])
+
+
+@api.get("/alarms/<int:alarm_id>", tags=[t_alarms], responses={200: AlarmPublic}, summary="One alarm")
+def get_alarm_route(path: AlarmPath) -> Response:
+    """A dashboard opens an alarm."""
+    who = viewer()
+    alarm = alarms.get_alarm(session=db(), viewer=who, alarm_id=path.alarm_id)
+    return jsonify(redact(alarms.alarm_records(session=db(), alarms=[alarm])[0], viewer=who))
+
+
+@api.post(
+    "/alarms/<int:alarm_id>/acknowledge",
+    tags=[t_alarms],
+    responses={200: AlarmPublic, 403: None, 409: None},
+    summary="Acknowledge an alarm (police): the 'Atender' button",
+)
+def acknowledge_alarm_route(path: AlarmPath) -> Response:
+    """A police operator takes the alarm."""
+    alarm, event = alarms.acknowledge_alarm(session=db(), actor=me(), alarm_id=path.alarm_id)
+    _commit_and_publish(event)
+    return jsonify(redact(alarms.alarm_records(session=db(), alarms=[alarm])[0], viewer=viewer()))
+
+
+@api.post(
+    "/alarms/<int:alarm_id>/resolve",
+    tags=[t_alarms],
+    responses={200: AlarmPublic, 403: None, 409: None, 422: None},
+    summary="Close an alarm as real or false",
+)
+def resolve_alarm_route(path: AlarmPath, body: AlarmResolve) -> Response:
+    """Police or the zone's coordinator closes an alarm."""
+    alarm, event = alarms.resolve_alarm(session=db(), actor=me(), alarm_id=path.alarm_id, body=body)
+    _commit_and_publish(event)
+    return jsonify(redact(alarms.alarm_records(session=db(), alarms=[alarm])[0], viewer=viewer()))
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+class EventQuery(BaseModel):
+    since: int = Field(default=0, ge=0, description="The last seq the client has")
+    limit: int = Field(default=500, ge=1, le=1000)
+
+
+@api.get("/events", tags=[t_events], responses={200: EventPage}, summary="Events after a sequence number")
+def list_events_route(query: EventQuery) -> Response:
+    """A client that was disconnected catches up."""
+    who = viewer()
+    rows, has_more = events_since(session=db(), viewer=who, since=query.since, limit=query.limit)
+    if rows:
+        newest = int(rows[-1].seq or 0)
+    else:
+        newest = max(query.since, last_seq(session=db())) if not has_more else query.since
+    return jsonify({"events": [event_view(e, viewer=who) for e in rows], "last_seq": newest, "has_more": has_more})
+

@@ -1,0 +1,101 @@
+"""Set-up commands: `flask --app app zones import`, `users create`, `devices key`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlmodel import Session
+
+from security.alarms import locate_devices
+from security.auth import UserError, create_user, issue_device_key
+from security.context import ronda
+from security.models import ROLES, AlarmDevice
+from zones.geometry import BoundaryFileError, read_boundaries
+from zones.service import build_index, replace_district
+
+zones_cli = AppGroup("zones", help="The district's zones and blocks.")
+users_cli = AppGroup("users", help="People who use Ronda.")
+devices_cli = AppGroup("devices", help="Block alarm devices.")
+
+
+@zones_cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--blocks", "blocks_file", type=click.Path(dir_okay=False, path_type=Path), help="Urban blocks file.")
+@click.option("--name-column", help="Column with the zone names (default: name, nombre, distrito...).")
+@click.option("--block-name-column", help="Column with the block names.")
+@click.option("--block-zone-column", help="Column of the blocks file naming their zone (default: by position).")
+@click.option("--layer", help="Layer to read from a multi-layer file (GeoPackage).")
+def import_zones(
+    file: Path,
+    blocks_file: Path | None,
+    name_column: str | None,
+    block_name_column: str | None,
+    block_zone_column: str | None,
+    layer: str | None,
+) -> None:
+    """Replace the district's zones (and blocks) from a GeoJSON, shapefile or GeoPackage."""
+    try:
+        zones = read_boundaries(path=file, name_column=name_column, layer=layer)
+        blocks = read_boundaries(path=blocks_file, name_column=block_name_column) if blocks_file else None
+        state = ronda()
+        with Session(state.engine, expire_on_commit=False) as session:
+            summary = replace_district(
+                session=session, zones=zones, blocks=blocks, block_zone_property=block_zone_column
+            )
+            session.flush()
+            state.index = build_index(session=session)
+            moved = locate_devices(session=session, index=state.index)
+            session.commit()
+    except BoundaryFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Imported {summary.zones} zones ({summary.zones_kept} kept their id), {summary.blocks} blocks"
+        + (f", {summary.blocks_skipped} blocks outside every zone skipped" if summary.blocks_skipped else "")
+        + f"; {moved} alarm devices re-placed. Restart running servers to use the new geometry."
+    )
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--zone", "zone_id", type=int, help="Zone id (required for volunteer, coordinator, neighbor).")
+@click.option("--display-name", default="", help="Name shown to police and admins.")
+@click.password_option("--password", help="Prompted (twice) when omitted.")
+def create_user_command(username: str, role: str, zone_id: int | None, display_name: str, password: str) -> None:
+    """Create a user who can sign in to the API and the dashboard."""
+    with Session(ronda().engine) as session:
+        try:
+            user = create_user(
+                session=session,
+                username=username,
+                password=password,
+                role=role,
+                zone_id=zone_id,
+                display_name=display_name,
+            )
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()
+        click.echo(f"Created {user.role} '{user.username}' (id {user.id}" + (f", zone {zone_id})" if zone_id else ")"))
+
+
+@devices_cli.command("key")
+@click.argument("device_id", type=int)
+def device_key_command(device_id: int) -> None:
+    """Issue a new key for an alarm device (shown once; the old key stops working)."""
+    with Session(ronda().engine) as session:
+        device = session.get(AlarmDevice, device_id)
+        if device is None:
+            raise click.ClickException(f"there is no alarm device {device_id}")
+        key = issue_device_key(session=session, device=device)
+        session.commit()
+    click.echo(key)
+
+
+def init_app(app: Flask) -> None:
+    """Register the command groups."""
+    for group in (zones_cli, users_cli, devices_cli):
+        app.cli.add_command(group)

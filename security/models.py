@@ -1,0 +1,298 @@
+"""Tables and request/response models of the citizen-security domain.
+
+One class family per entity (Base, Create, table, Public), as in full-stack-fastapi-template.
+Every timestamp is timezone-aware UTC (`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import field_validator
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from security.kinds import KINDS
+from zones.database import UTCDateTime, utcnow
+
+Role = Literal["volunteer", "coordinator", "neighbor", "police", "admin"]
+ROLES: tuple[str, ...] = ("volunteer", "coordinator", "neighbor", "police", "admin")
+ZONE_BOUND_ROLES = frozenset({"volunteer", "coordinator", "neighbor"})
+
+IncidentStatus = Literal["reported", "acknowledged", "dispatched", "resolved", "dismissed", "duplicate"]
+OPEN_STATUSES = ("reported", "acknowledged", "dispatched")
+AlarmStatus = Literal["raised", "acknowledged", "resolved"]
+DESCRIPTION_MAX = 2000
+NOTE_MAX = 1000
+
+
+# --- people ---------------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, unique=True, index=True)
+    display_name: str = Field(default="", max_length=120)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=20)
+    zone_id: int | None = Field(default=None, foreign_key="zone.id", index=True)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TokenRequest(SQLModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenPublic(SQLModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    role: str
+    zone_id: int | None
+
+
+# --- incidents ------------------------------------------------------------------------
+
+
+class IncidentBase(SQLModel):
+    kind: str = Field(max_length=40, description="One of the codes of GET /api/v1/incident-kinds")
+    lat: float = Field(ge=-90, le=90, description="Latitude, WGS84 (EPSG:4326)")
+    lon: float = Field(ge=-180, le=180, description="Longitude, WGS84 (EPSG:4326)")
+    severity: int = Field(default=2, ge=1, le=3, description="1 low, 2 medium, 3 high")
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    anonymous: bool = Field(default=False, description="Hide the reporter from everyone but admins")
+
+
+class IncidentCreate(IncidentBase):
+    client_id: uuid.UUID = Field(description="A UUID the phone generates; a retry with the same one is not stored twice")
+    occurred_at: datetime | None = Field(
+        default=None, description="When it happened (ISO 8601; without an offset it is read as Lima time)"
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"unknown incident kind '{value}'; see GET /api/v1/incident-kinds")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class Incident(IncidentBase, table=True):
+    __table_args__ = (UniqueConstraint("reporter_id", "client_id", name="uq_incident_reporter_client"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=36)
+    reporter_id: int = Field(foreign_key="user.id", index=True)
+    zone_id: int = Field(foreign_key="zone.id", index=True)
+    block_id: int | None = Field(default=None, foreign_key="block.id", index=True)
+    status: str = Field(default="reported", max_length=20, index=True)
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    duplicate_of: int | None = Field(default=None, foreign_key="incident.id")
+    occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IncidentUpdate(SQLModel):
+    status: IncidentStatus
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+    duplicate_of: int | None = Field(default=None, description="Required when status is 'duplicate'")
+
+
+class IncidentChange(SQLModel, table=True):
+    """One status change of an incident: who moved it, when, with which note."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    from_status: str = Field(max_length=20)
+    to_status: str = Field(max_length=20)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    changed_by: int = Field(foreign_key="user.id")
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PersonPublic(SQLModel):
+    id: int
+    username: str
+    display_name: str
+
+
+class Position(SQLModel):
+    lat: float
+    lon: float
+
+
+class IncidentPublic(SQLModel):
+    id: int
+    client_id: str | None = None
+    kind: str
+    severity: int
+    status: str
+    lat: float
+    lon: float
+    location_precision: Literal["exact", "block", "zone"] = "exact"
+    zone_id: int
+    block_id: int | None
+    description: str | None = None
+    anonymous: bool
+    duplicate_of: int | None = None
+    occurred_at: datetime
+    reported_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None = None
+    closed_at: datetime | None = None
+    reporter: PersonPublic | None = None
+
+
+class IncidentPage(SQLModel):
+    items: list[IncidentPublic]
+    next_cursor: str | None
+
+
+# --- block alarms ---------------------------------------------------------------------
+
+
+class AlarmDevice(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    lat: float
+    lon: float
+    zone_id: int | None = Field(default=None, foreign_key="zone.id", ondelete="SET NULL", index=True)
+    block_id: int | None = Field(default=None, foreign_key="block.id", ondelete="SET NULL", index=True)
+    key_hash: str | None = Field(default=None, max_length=255)
+    active: bool = True
+
+
+class AlarmDevicePublic(SQLModel):
+    id: int
+    name: str
+    lat: float
+    lon: float
+    zone_id: int | None
+    block_id: int | None
+    active: bool
+
+
+class AlarmCreate(SQLModel):
+    client_id: uuid.UUID = Field(description="A UUID the phone or device generates; retries are not stored twice")
+    source: Literal["app", "device"]
+    device_id: int | None = Field(default=None, description="The alarm device pressed (or give lat/lon)")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class Alarm(SQLModel, table=True):
+    """The alarm of one urban block: every press in the block while it is active pools into it."""
+
+    # At most one active alarm per block, even when two presses race.
+    __table_args__ = (
+        Index(
+            "uq_alarm_active_block",
+            "block_id",
+            unique=True,
+            sqlite_where=text("status IN ('raised', 'acknowledged')"),
+            postgresql_where=text("status IN ('raised', 'acknowledged')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    zone_id: int = Field(foreign_key="zone.id", index=True)
+    block_id: int = Field(foreign_key="block.id", index=True)
+    status: str = Field(default="raised", max_length=20, index=True)
+    source: str = Field(max_length=10)
+    device_id: int | None = Field(default=None, foreign_key="alarmdevice.id")
+    raised_by: int | None = Field(default=None, foreign_key="user.id")
+    lat: float
+    lon: float
+    trigger_count: int = 1
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_by: int | None = Field(default=None, foreign_key="user.id")
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by: int | None = Field(default=None, foreign_key="user.id")
+    outcome: str | None = Field(default=None, max_length=20)
+
+
+class AlarmTrigger(SQLModel, table=True):
+    """One press of an alarm (from a phone or a device), kept for idempotent retries."""
+
+    __table_args__ = (UniqueConstraint("origin", "client_id", name="uq_alarmtrigger_origin_client"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alarm_id: int = Field(foreign_key="alarm.id", index=True)
+    origin: str = Field(max_length=40)  # "user:<id>" or "device:<id>"
+    client_id: str = Field(max_length=36)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AlarmResolve(SQLModel):
+    outcome: Literal["real", "false_alarm"]
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+class AlarmPublic(SQLModel):
+    id: int
+    zone_id: int
+    block_id: int
+    status: str
+    source: str
+    device_id: int | None
+    lat: float
+    lon: float
+    location_precision: Literal["exact", "block", "zone"] = "exact"
+    trigger_count: int
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    escalated_at: datetime | None
+    resolved_at: datetime | None
+    outcome: str | None
+    raised_by: PersonPublic | None = None
+    acknowledged_by: PersonPublic | None = None
+
+
+# --- the event log --------------------------------------------------------------------
+
+EventType = Literal[
+    "incident_reported",
+    "incident_updated",
+    "alarm_raised",
+    "alarm_acknowledged",
+    "alarm_escalated",
+    "alarm_resolved",
+]
+
+
+class Event(SQLModel, table=True):
+    """One state change, in the order it was committed; `seq` is what clients catch up from."""
+
+    seq: int | None = Field(default=None, primary_key=True)
+    type: str = Field(max_length=40)
+    zone_id: int = Field(index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    data: str = Field(sa_column=Column(Text, nullable=False))  # the full record as JSON; redacted on the way out
+
+
+class EventPublic(SQLModel):
+    seq: int
+    type: str
+    zone_id: int
+    at: datetime
+    data: dict[str, object]
+
+
+class EventPage(SQLModel):
+    events: list[EventPublic]
+    last_seq: int
+    has_more: bool

@@ -1,0 +1,93 @@
+"""Live push over Socket.IO: who may connect, which rooms they join, and the one `publish`.
+
+Rooms are per audience: `police`, `admin`, and per zone `zone:<id>:member` (volunteers and
+coordinators) and `zone:<id>:neighbor`. Every event is emitted once to each audience room,
+redacted for that audience, so what a socket receives never depends on what it asks for.
+With a message queue (Redis) the emits reach the sockets of every server process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import current_app, request
+from flask_socketio import SocketIO, join_room
+from sqlmodel import Session
+
+from security.auth import AuthError, Viewer, user_from_token, viewer_of
+from security.context import ronda
+from security.events import event_view
+from security.models import Event
+
+socketio = SocketIO()
+
+# sid -> viewer, for the handlers that answer a connected socket.
+_viewers: dict[str, Viewer] = {}
+
+
+def audiences(zone_id: int) -> list[tuple[str, Viewer]]:
+    """Each room that hears about an event of `zone_id`, with the viewer it stands for."""
+    return [
+        ("police", Viewer(user_id=None, role="police", zone_id=None)),
+        ("admin", Viewer(user_id=None, role="admin", zone_id=None)),
+        (f"zone:{zone_id}:member", Viewer(user_id=None, role="volunteer", zone_id=zone_id)),
+        (f"zone:{zone_id}:neighbor", Viewer(user_id=None, role="neighbor", zone_id=zone_id)),
+    ]
+
+
+def room_of(viewer: Viewer) -> str:
+    """The one audience room a viewer's sockets join."""
+    if viewer.role in ("police", "admin"):
+        return viewer.role
+    kind = "neighbor" if viewer.role == "neighbor" else "member"
+    return f"zone:{viewer.zone_id}:{kind}"
+
+
+def publish(events: Iterable[Event | None]) -> None:
+    """Push committed events to every audience that may see them (call after commit)."""
+    for event in events:
+        if event is None:
+            continue
+        for room, viewer in audiences(event.zone_id):
+            socketio.emit(event.type, event_view(event, viewer=viewer), to=room)
+
+
+@socketio.on("connect")
+def on_connect(auth: dict[str, Any] | None = None) -> None:
+    """A dashboard or phone connects with auth={"token": ...}; anything else is refused."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(token, str) or not token:
+        raise ConnectionRefusedError({"error": "unauthorized", "reason": "missing"})
+    state = ronda()
+    with Session(state.engine) as session:
+        try:
+            user = user_from_token(
+                session=session,
+                token=token,
+                secret_key=current_app.config["SECRET_KEY"],
+                max_age=current_app.config["TOKEN_TTL_SECONDS"],
+            )
+        except AuthError as exc:
+            raise ConnectionRefusedError({"error": "unauthorized", "reason": exc.reason}) from exc
+        viewer = viewer_of(user)
+    _viewers[request.sid] = viewer  # type: ignore[attr-defined]
+    join_room(room_of(viewer))
+
+
+@socketio.on("disconnect")
+def on_disconnect(reason: Any = None) -> None:
+    """Socket.IO tells us a client went away."""
+    _viewers.pop(request.sid, None)  # type: ignore[attr-defined]
+
+
+@socketio.on("join_zone")
+def on_join_zone(data: Any) -> dict[str, Any]:
+    """A client asks for a zone's events: granted only for zones its role already receives."""
+    viewer = _viewers.get(request.sid)  # type: ignore[attr-defined]
+    zone_id = data.get("zone_id") if isinstance(data, dict) else None
+    if viewer is None or not isinstance(zone_id, int):
+        return {"ok": False, "error": "bad_request"}
+    if not viewer.may_see_zone(zone_id):
+        return {"ok": False, "error": "forbidden"}
+    return {"ok": True, "zone_id": zone_id}

@@ -1,0 +1,120 @@
+"""What each role may see of an incident or an alarm.
+
+A *record* is the full picture (stored in the event log and built for API answers); a
+*view* is the record redacted for one viewer. Every answer and every push goes through
+`redact`, so there is one place where a reporter's identity can leak, and it doesn't:
+
+- admins see everything, the reporter of an anonymous report included;
+- police see every zone and the reporter unless the report is anonymous;
+- volunteers and coordinators see their own zone with descriptions, never the reporter;
+- neighbours see their own zone with no reporter, no description or note, and the position
+  coarsened to the block (the exact point could lead back to a reporter's home).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from security.auth import Viewer
+from security.models import Alarm, Incident, User
+from zones.models import Block
+
+
+def person(user: User | None) -> dict[str, Any] | None:
+    """The public identity of a person: never a contact, never a password hash."""
+    if user is None:
+        return None
+    return {"id": user.id, "username": user.username, "display_name": user.display_name}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _block_center(block: Block | None) -> dict[str, float] | None:
+    return {"lat": block.center_lat, "lon": block.center_lon} if block is not None else None
+
+
+def incident_record(*, incident: Incident, reporter: User | None, block: Block | None) -> dict[str, Any]:
+    """The full record of an incident (JSON-ready)."""
+    return {
+        "id": incident.id,
+        "client_id": incident.client_id,
+        "kind": incident.kind,
+        "severity": incident.severity,
+        "status": incident.status,
+        "lat": incident.lat,
+        "lon": incident.lon,
+        "location_precision": "exact",
+        "zone_id": incident.zone_id,
+        "block_id": incident.block_id,
+        "block_center": _block_center(block),
+        "description": incident.description,
+        "anonymous": incident.anonymous,
+        "duplicate_of": incident.duplicate_of,
+        "occurred_at": _iso(incident.occurred_at),
+        "reported_at": _iso(incident.reported_at),
+        "updated_at": _iso(incident.updated_at),
+        "acknowledged_at": _iso(incident.acknowledged_at),
+        "closed_at": _iso(incident.closed_at),
+        "reporter": person(reporter),
+    }
+
+
+def alarm_record(
+    *, alarm: Alarm, block: Block | None, raised_by: User | None, acknowledged_by: User | None
+) -> dict[str, Any]:
+    """The full record of a block alarm (JSON-ready)."""
+    return {
+        "id": alarm.id,
+        "zone_id": alarm.zone_id,
+        "block_id": alarm.block_id,
+        "block_center": _block_center(block),
+        "status": alarm.status,
+        "source": alarm.source,
+        "device_id": alarm.device_id,
+        "lat": alarm.lat,
+        "lon": alarm.lon,
+        "location_precision": "exact",
+        "trigger_count": alarm.trigger_count,
+        "raised_at": _iso(alarm.raised_at),
+        "acknowledged_at": _iso(alarm.acknowledged_at),
+        "escalated_at": _iso(alarm.escalated_at),
+        "resolved_at": _iso(alarm.resolved_at),
+        "outcome": alarm.outcome,
+        "raised_by": person(raised_by),
+        "acknowledged_by": person(acknowledged_by),
+    }
+
+
+def _coarsen(view: dict[str, Any], center: dict[str, float] | None) -> None:
+    if center:
+        view["lat"], view["lon"] = center["lat"], center["lon"]
+        view["location_precision"] = "block"
+    else:
+        # No block known: about 1 km of uncertainty, never the exact point.
+        view["lat"], view["lon"] = round(view["lat"], 2), round(view["lon"], 2)
+        view["location_precision"] = "zone"
+
+
+def redact(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
+    """The view of an incident or alarm record that `viewer` may see (a new dict)."""
+    view = dict(record)
+    center = view.pop("block_center", None)
+    if viewer.role == "admin":
+        return view
+    if "reporter" in view and (viewer.role != "police" or view.get("anonymous")):
+        view["reporter"] = None
+    if viewer.role != "police":
+        view.pop("client_id", None)
+        if "raised_by" in view:
+            view["raised_by"] = None
+    if viewer.role == "neighbor":
+        if "description" in view:
+            view["description"] = None
+        view.pop("note", None)
+        if "acknowledged_by" in view:
+            view["acknowledged_by"] = None
+        _coarsen(view, center)
+    return view
