@@ -10,29 +10,30 @@ if __name__ == "__main__":
 
     monkey.patch_all()
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import secrets  # noqa: E402
-import socket  # noqa: E402
-from datetime import timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from babel.messages.mofile import write_mo  # noqa: E402
-from babel.messages.pofile import read_po  # noqa: E402
-from flask import Flask, redirect, request  # noqa: E402
-from flask_babel import Babel  # noqa: E402
-from flask_openapi3 import Info, OpenAPI  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, redirect, request
+from flask_babel import Babel
+from flask_openapi3 import Info, OpenAPI
+from sqlmodel import Session
 
-from security import api as security_api  # noqa: E402
-from security import cli as security_cli  # noqa: E402
-from security.alarms import escalate_overdue  # noqa: E402
-from security.context import Ronda, ronda  # noqa: E402
-from security.push import publish, socketio  # noqa: E402
-from zones.database import make_engine, migrate  # noqa: E402
-from zones.service import build_index, zone_count  # noqa: E402
+from security import api as security_api
+from security import cli as security_cli
+from security.alarms import escalate_overdue
+from security.context import Ronda, ronda
+from security.push import publish, socketio
+from zones.database import make_engine, migrate
+from zones.service import build_index, zone_count
 
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("es", "en")
@@ -154,6 +155,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'ronda.db'}"
     app.config["SECRET_KEY"] = _secret_key(app)
 
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep fields in model order
     _compile_translations(ROOT / "translations")
     Babel(app, locale_selector=select_locale)
 
@@ -214,10 +216,8 @@ def serve(app: Flask, *, host: str, port: int, access_log: bool = False) -> None
         # pywsgi writes headers and body separately; without TCP_NODELAY, Nagle's algorithm
         # and delayed ACKs stall keep-alive clients ~40 ms per request (STACK-NOTES.md).
         def handle(self) -> Any:
-            try:
+            with contextlib.suppress(OSError):  # not a TCP socket (e.g. a Unix socket)
                 self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
             return super().handle()
 
     socketio.start_background_task(escalation_loop, app)

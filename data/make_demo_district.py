@@ -118,9 +118,7 @@ def build_outline() -> Polygon:
 def build_zones(outline: Polygon) -> list[BaseGeometry]:
     """Split the outline into one Voronoi cell per zone seed (metric CRS)."""
     seeds = to_metric([Point(s.lon, s.lat) for s in ZONE_SEEDS])
-    cells = shapely.voronoi_polygons(
-        MultiPoint(seeds), extend_to=outline.envelope.buffer(5000)
-    )
+    cells = shapely.voronoi_polygons(MultiPoint(seeds), extend_to=outline.envelope.buffer(5000))
     zones: list[BaseGeometry] = []
     for seed in seeds:
         cell = next(c for c in cells.geoms if c.contains(seed))
@@ -151,9 +149,7 @@ def build_grid(outline: Polygon) -> list[Polygon]:
     return cells
 
 
-def split_zone(
-    zone: BaseGeometry, grid: list[Polygon], tree: shapely.STRtree
-) -> tuple[BaseGeometry, list[Polygon]]:
+def split_zone(zone: BaseGeometry, grid: list[Polygon], tree: shapely.STRtree) -> tuple[BaseGeometry, list[Polygon]]:
     """Clip the grid to one zone (metric CRS).
 
     Returns the zone rebuilt as the coverage union of all its pieces (so its
@@ -214,9 +210,7 @@ def write_collection(path: Path, name: str, features: list[dict[str, Any]]) -> N
         {"type": "FeatureCollection", "name": name, "note": NOTE},
         ensure_ascii=False,
     )[:-1]
-    lines = [
-        json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features
-    ]
+    lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
     body = ",\n".join(lines)
     path.write_text(f'{head}, "features": [\n{body}\n]}}\n', encoding="utf-8")
 
@@ -244,16 +238,12 @@ def make_block_features(
         counters[zone_idx] += 1
         seed = ZONE_SEEDS[zone_idx]
         name = f"Manzana {seed.code}-{counters[zone_idx]:03d}"
-        features.append(
-            feature(geom, {"name": name, "zone": seed.name, "approximate": True})
-        )
+        features.append(feature(geom, {"name": name, "zone": seed.name, "approximate": True}))
         named.append((name, zone_idx, geom))
     return features, named
 
 
-def make_alarm_features(
-    named_blocks: list[tuple[str, int, Polygon]], rng: random.Random
-) -> list[dict[str, Any]]:
+def make_alarm_features(named_blocks: list[tuple[str, int, Polygon]], rng: random.Random) -> list[dict[str, Any]]:
     """Place an alarm at the representative point of ~1 in 3 blocks."""
     features: list[dict[str, Any]] = []
     for block_name, zone_idx, geom in named_blocks:

@@ -1,1 +1,2 @@
-"""The citizen-security domain: people and roles, incidents, block alarms, the event log, live push and the API phones call."""
+"""The citizen-security domain: people and roles, incidents, block alarms, the event log,
+live push and the API that phones call."""

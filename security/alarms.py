@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import geopandas as gpd
-
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -184,7 +183,9 @@ def acknowledge_alarm(*, session: Session, actor: User, alarm_id: int) -> tuple[
     alarm.acknowledged_by = actor.id
     session.add(alarm)
     session.flush()
-    event = append_event(session=session, type="alarm_acknowledged", zone_id=alarm.zone_id, data=_record(session, alarm))
+    event = append_event(
+        session=session, type="alarm_acknowledged", zone_id=alarm.zone_id, data=_record(session, alarm)
+    )
     return alarm, event
 
 
@@ -226,7 +227,7 @@ def escalate_overdue(*, session: Session, after: timedelta, now: datetime | None
     for alarm in due:
         claimed = session.execute(
             update(Alarm)
-            .where(col(Alarm.id) == alarm.id, col(Alarm.escalated_at).is_(None), Alarm.status == "raised")
+            .where(col(Alarm.id) == alarm.id, col(Alarm.escalated_at).is_(None), col(Alarm.status) == "raised")
             .values(escalated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -259,7 +260,7 @@ def list_devices(*, session: Session, viewer: Viewer, zone_id: int | None) -> li
         if zone_id is not None and zone_id != viewer.zone_id:
             raise Forbidden("Solo puede consultar su propia zona.")
         zone_id = viewer.zone_id
-    query = select(AlarmDevice).where(AlarmDevice.active == True)  # noqa: E712
+    query = select(AlarmDevice).where(col(AlarmDevice.active).is_(True))
     if zone_id is not None:
         query = query.where(AlarmDevice.zone_id == zone_id)
     return list(session.exec(query.order_by(col(AlarmDevice.id))).all())

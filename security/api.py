@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from security import alarms, incidents
 from security.auth import AuthError, Viewer, authenticate, device_from_key, issue_token, user_from_token, viewer_of
 from security.context import ronda
-from security.errors import DomainError, ValidationProblem
+from security.errors import N_, DomainError, ValidationProblem
 from security.events import event_view, events_since, last_seq
 from security.kinds import KINDS
 from security.models import (
@@ -42,7 +42,7 @@ from security.push import publish
 from security.visibility import redact
 from zones.service import zones_feature_collection
 
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 api = APIBlueprint(
     "api",
     __name__,
@@ -80,30 +80,35 @@ def error_response(
 
 # Pydantic error types in words a volunteer's phone can show (Spanish source, translated).
 _PROBLEMS = {
-    "missing": "Campo obligatorio.",
-    "float_parsing": "Debe ser un número.",
-    "float_type": "Debe ser un número.",
-    "int_parsing": "Debe ser un número entero.",
-    "int_type": "Debe ser un número entero.",
-    "int_from_float": "Debe ser un número entero.",
-    "bool_parsing": "Debe ser true o false.",
-    "bool_type": "Debe ser true o false.",
-    "string_type": "Debe ser un texto.",
-    "string_too_long": "Es demasiado largo (máximo %(max_length)s caracteres).",
-    "string_too_short": "Es demasiado corto (mínimo %(min_length)s caracteres).",
-    "greater_than_equal": "Debe ser mayor o igual que %(ge)s.",
-    "less_than_equal": "Debe ser menor o igual que %(le)s.",
-    "uuid_parsing": "Debe ser un UUID.",
-    "uuid_type": "Debe ser un UUID.",
-    "datetime_parsing": "Debe ser una fecha y hora ISO 8601.",
-    "datetime_from_date_parsing": "Debe ser una fecha y hora ISO 8601.",
-    "datetime_type": "Debe ser una fecha y hora ISO 8601.",
-    "literal_error": "Debe ser uno de: %(expected)s.",
-    "model_type": "Se esperaba un objeto JSON.",
-    "model_attributes_type": "Se esperaba un objeto JSON.",
-    "dict_type": "Se esperaba un objeto JSON.",
-    "finite_number": "Debe ser un número finito.",
+    "missing": N_("Campo obligatorio."),
+    "float_parsing": N_("Debe ser un número."),
+    "float_type": N_("Debe ser un número."),
+    "int_parsing": N_("Debe ser un número entero."),
+    "int_type": N_("Debe ser un número entero."),
+    "int_from_float": N_("Debe ser un número entero."),
+    "bool_parsing": N_("Debe ser true o false."),
+    "bool_type": N_("Debe ser true o false."),
+    "string_type": N_("Debe ser un texto."),
+    "string_too_long": N_("Es demasiado largo (máximo %(max_length)s caracteres)."),
+    "string_too_short": N_("Es demasiado corto (mínimo %(min_length)s caracteres)."),
+    "greater_than_equal": N_("Debe ser mayor o igual que %(ge)s."),
+    "less_than_equal": N_("Debe ser menor o igual que %(le)s."),
+    "uuid_parsing": N_("Debe ser un UUID."),
+    "uuid_type": N_("Debe ser un UUID."),
+    "datetime_parsing": N_("Debe ser una fecha y hora ISO 8601."),
+    "datetime_from_date_parsing": N_("Debe ser una fecha y hora ISO 8601."),
+    "datetime_type": N_("Debe ser una fecha y hora ISO 8601."),
+    "literal_error": N_("Debe ser uno de: %(expected)s."),
+    "model_type": N_("Se esperaba un objeto JSON."),
+    "model_attributes_type": N_("Se esperaba un objeto JSON."),
+    "dict_type": N_("Se esperaba un objeto JSON."),
+    "finite_number": N_("Debe ser un número finito."),
 }
+
+
+def _plain_number(value: Any) -> Any:
+    """90.0 reads better as 90 in a message."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def validation_error_response(error: ValidationError) -> Response:
@@ -115,7 +120,7 @@ def validation_error_response(error: ValidationError) -> Response:
         if item["type"] == "value_error":
             problem = str(item.get("ctx", {}).get("error", item["msg"]))
         elif template:
-            problem = gettext(template, **{k: v for k, v in (item.get("ctx") or {}).items()})
+            problem = gettext(template, **{k: _plain_number(v) for k, v in (item.get("ctx") or {}).items()})
         else:
             problem = item["msg"]
         fields.append({"field": ".".join(loc) or "body", "problem": problem, "code": item["type"]})
@@ -145,7 +150,9 @@ def _http_error(error: HTTPException) -> Response | HTTPException:
         413: gettext("La solicitud es demasiado grande."),
     }
     code = error.code or 500
-    return error_response(code, (error.name or "error").lower().replace(" ", "_"), messages.get(code, str(error.description)))
+    return error_response(
+        code, (error.name or "error").lower().replace(" ", "_"), messages.get(code, str(error.description))
+    )
 
 
 def _internal_error(error: Exception) -> Response | tuple[str, int]:
@@ -182,10 +189,15 @@ def _close_db(_exc: BaseException | None) -> None:
 
 
 _AUTH_MESSAGES = {
-    "missing": "Falta el token de acceso (Authorization: Bearer ...).",
-    "invalid": "El token de acceso no es válido.",
-    "expired": "El token de acceso ha expirado; inicie sesión de nuevo.",
+    "missing": N_("Falta el token de acceso (Authorization: Bearer ...)."),
+    "invalid": N_("El token de acceso no es válido."),
+    "expired": N_("El token de acceso ha expirado; inicie sesión de nuevo."),
+    "credentials": N_("Usuario o contraseña incorrectos."),
 }
+
+
+def _unauthorized(reason: str) -> Response:
+    return error_response(401, "unauthorized", gettext(_AUTH_MESSAGES[reason]), reason=reason)
 
 
 @api.before_request
@@ -199,11 +211,11 @@ def _authenticate() -> Response | None:
         try:
             g.device = device_from_key(session=db(), key=device_key)
         except AuthError as exc:
-            return error_response(401, "unauthorized", gettext(_AUTH_MESSAGES[exc.reason]), reason=exc.reason)
+            return _unauthorized(exc.reason)
         return None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return error_response(401, "unauthorized", gettext(_AUTH_MESSAGES["missing"]), reason="missing")
+        return _unauthorized("missing")
     try:
         g.user = user_from_token(
             session=db(),
@@ -212,7 +224,7 @@ def _authenticate() -> Response | None:
             max_age=current_app.config["TOKEN_TTL_SECONDS"],
         )
     except AuthError as exc:
-        return error_response(401, "unauthorized", gettext(_AUTH_MESSAGES[exc.reason]), reason=exc.reason)
+        return _unauthorized(exc.reason)
     return None
 
 
@@ -242,7 +254,7 @@ def issue_token_route(body: TokenRequest) -> Response:
     try:
         user = authenticate(session=db(), username=body.username, password=body.password)
     except AuthError:
-        return error_response(401, "unauthorized", gettext("Usuario o contraseña incorrectos."), reason="credentials")
+        return _unauthorized("credentials")
     token = issue_token(user=user, secret_key=current_app.config["SECRET_KEY"])
     ttl = current_app.config["TOKEN_TTL_SECONDS"]
     return jsonify(
@@ -286,7 +298,10 @@ def list_kinds() -> Response:
     """A phone fills its kind picker."""
     locale = str(get_locale() or "es")
     return jsonify(
-        [{"code": k.code, "label": k.label(locale), "label_es": k.label_es, "label_en": k.label_en} for k in KINDS.values()]
+        [
+            {"code": k.code, "label": k.label(locale), "label_es": k.label_es, "label_en": k.label_en}
+            for k in KINDS.values()
+        ]
     )
 
 
@@ -489,4 +504,3 @@ def list_events_route(query: EventQuery) -> Response:
     else:
         newest = max(query.since, last_seq(session=db())) if not has_more else query.since
     return jsonify({"events": [event_view(e, viewer=who) for e in rows], "last_seq": newest, "has_more": has_more})
-

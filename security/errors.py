@@ -9,6 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def N_(message: str) -> str:
+    """Mark a message for translation (it is translated where it is shown)."""
+    return message
+
+
 class DomainError(Exception):
     """Base of every error a service raises on purpose."""
 

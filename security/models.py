@@ -68,7 +68,9 @@ class IncidentBase(SQLModel):
 
 
 class IncidentCreate(IncidentBase):
-    client_id: uuid.UUID = Field(description="A UUID the phone generates; a retry with the same one is not stored twice")
+    client_id: uuid.UUID = Field(
+        description="A UUID the phone generates; a retry with the same one is not stored twice"
+    )
     occurred_at: datetime | None = Field(
         default=None, description="When it happened (ISO 8601; without an offset it is read as Lima time)"
     )

@@ -71,9 +71,7 @@ def read_boundaries(*, path: Path | str, name_column: str | None = None, layer: 
         name = "" if raw_name is None or (isinstance(raw_name, float) and np.isnan(raw_name)) else str(raw_name).strip()
         if not name:
             raise BoundaryFileError(f"{label}: the name column '{column}' is empty")
-        properties = {
-            key: _plain(value) for key, value in row.items() if key != frame.geometry.name
-        }
+        properties = {key: _plain(value) for key, value in row.items() if key != frame.geometry.name}
         result.append(Boundary(name=name, geometry=geometry, properties=properties))
     return result
 

@@ -9,7 +9,7 @@ import geopandas as gpd
 import shapely
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from zones.geometry import CRS, Boundary, BoundaryFileError, ZoneIndex, from_geojson, geojson_dict, to_geojson
 from zones.models import Block, Zone
@@ -125,9 +125,12 @@ def _place_blocks(
 
 def build_index(*, session: Session) -> ZoneIndex:
     """A spatial index of the stored zones and blocks."""
-    zones = [(z.id, z.name, from_geojson(text=z.geometry)) for z in session.exec(select(Zone).order_by(Zone.id)).all()]
+    zones = [
+        (z.id, z.name, from_geojson(text=z.geometry)) for z in session.exec(select(Zone).order_by(col(Zone.id))).all()
+    ]
     blocks = [
-        (b.id, b.zone_id, from_geojson(text=b.geometry)) for b in session.exec(select(Block).order_by(Block.id)).all()
+        (b.id, b.zone_id, from_geojson(text=b.geometry))
+        for b in session.exec(select(Block).order_by(col(Block.id))).all()
     ]
     for geometry in [z[2] for z in zones] + [b[2] for b in blocks]:
         shapely.prepare(geometry)
@@ -143,7 +146,7 @@ def zones_feature_collection(*, session: Session) -> dict[str, object]:
             "geometry": geojson_dict(text=zone.geometry),
             "properties": {"id": zone.id, "name": zone.name, "code": zone.code},
         }
-        for zone in session.exec(select(Zone).order_by(Zone.id)).all()
+        for zone in session.exec(select(Zone).order_by(col(Zone.id))).all()
     ]
     return {"type": "FeatureCollection", "features": features}
 
