@@ -233,6 +233,10 @@ def main() -> None:
     parser.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not args.access_log:
+        # gevent-websocket logs every request at INFO by itself; that is the access log.
+        logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
     app = create_app({"SOCKETIO_ASYNC_MODE": "gevent"})
     serve(app, host=args.host, port=args.port, access_log=args.access_log)
 
