@@ -24,11 +24,14 @@ from security.errors import N_, DomainError, ValidationProblem
 from security.events import event_view, events_since, last_seq
 from security.kinds import KINDS
 from security.models import (
+    MAX_ID,
+    UNKNOWN_KIND,
     AlarmCreate,
     AlarmDevicePublic,
     AlarmPublic,
     AlarmResolve,
     EventPage,
+    Id,
     IncidentCreate,
     IncidentPage,
     IncidentPublic,
@@ -40,7 +43,10 @@ from security.models import (
 )
 from security.push import publish
 from security.visibility import redact
+from zones.database import lima_aware
 from zones.service import zones_feature_collection
+
+BAD_BBOX = N_("bbox son cuatro números min_lon,min_lat,max_lon,max_lat (WGS84), con mínimo < máximo.")
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 api = APIBlueprint(
@@ -103,6 +109,8 @@ _PROBLEMS = {
     "model_attributes_type": N_("Se esperaba un objeto JSON."),
     "dict_type": N_("Se esperaba un objeto JSON."),
     "finite_number": N_("Debe ser un número finito."),
+    "json_invalid": N_("El cuerpo no es JSON válido."),
+    "uuid_version": N_("Debe ser un UUID."),
 }
 
 
@@ -117,8 +125,8 @@ def validation_error_response(error: ValidationError) -> Response:
     for item in error.errors(include_url=False):
         loc = [str(p) for p in item.get("loc", ()) if p != "__root__"]
         template = _PROBLEMS.get(item["type"])
-        if item["type"] == "value_error":
-            problem = str(item.get("ctx", {}).get("error", item["msg"]))
+        if item["type"] == "value_error":  # our validators' messages are catalogue entries
+            problem = gettext(str(item.get("ctx", {}).get("error", item["msg"])))
         elif template:
             problem = gettext(template, **{k: _plain_number(v) for k, v in (item.get("ctx") or {}).items()})
         else:
@@ -308,12 +316,8 @@ def list_kinds() -> Response:
 # --- incidents ----------------------------------------------------------------------------
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return incidents.aware(value) if value is not None else None
-
-
 class IncidentQuery(BaseModel):
-    zone_id: int | None = None
+    zone_id: Id | None = None
     kind: str | None = None
     status: IncidentStatus | None = None
     since: datetime | None = Field(default=None, description="occurred_at >= since (ISO 8601)")
@@ -326,8 +330,13 @@ class IncidentQuery(BaseModel):
     @classmethod
     def _known_kind(cls, value: str | None) -> str | None:
         if value is not None and value not in KINDS:
-            raise ValueError(f"unknown incident kind '{value}'")
+            raise ValueError(UNKNOWN_KIND)
         return value
+
+    @field_validator("since", "until")
+    @classmethod
+    def _lima_time(cls, value: datetime | None) -> datetime | None:
+        return lima_aware(value) if value is not None else None
 
     @field_validator("bbox")
     @classmethod
@@ -338,14 +347,14 @@ class IncidentQuery(BaseModel):
         try:
             min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
         except ValueError as exc:
-            raise ValueError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat") from exc
+            raise ValueError(BAD_BBOX) from exc
         if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
-            raise ValueError("bbox must be min_lon,min_lat,max_lon,max_lat with min < max, in WGS84")
+            raise ValueError(BAD_BBOX)
         return value
 
 
 class IncidentPath(BaseModel):
-    incident_id: int
+    incident_id: Id
 
 
 @api.post(
@@ -370,8 +379,8 @@ def list_incidents_route(query: IncidentQuery) -> Response:
         zone_id=query.zone_id,
         kind=query.kind,
         status=query.status,
-        since=_aware(query.since),
-        until=_aware(query.until),
+        since=query.since,
+        until=query.until,
         bbox=bbox,  # type: ignore[arg-type]
     )
     who = viewer()
@@ -407,16 +416,16 @@ def update_incident_route(path: IncidentPath, body: IncidentUpdate) -> Response:
 
 
 class ZoneQuery(BaseModel):
-    zone_id: int | None = None
+    zone_id: Id | None = None
 
 
 class AlarmQuery(BaseModel):
-    zone_id: int | None = None
+    zone_id: Id | None = None
     active: bool = Field(default=True, description="Only alarms not yet resolved")
 
 
 class AlarmPath(BaseModel):
-    alarm_id: int
+    alarm_id: Id
 
 
 @api.get("/alarm-devices", tags=[t_alarms], responses={200: AlarmDevicePublic}, summary="Block alarm devices")
@@ -490,7 +499,7 @@ def resolve_alarm_route(path: AlarmPath, body: AlarmResolve) -> Response:
 
 
 class EventQuery(BaseModel):
-    since: int = Field(default=0, ge=0, description="The last seq the client has")
+    since: int = Field(default=0, ge=0, le=MAX_ID, description="The last seq the client has")
     limit: int = Field(default=500, ge=1, le=1000)
 
 

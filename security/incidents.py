@@ -6,7 +6,6 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -29,7 +28,6 @@ from zones.database import utcnow
 from zones.geometry import ZoneIndex
 from zones.models import Block
 
-LIMA = ZoneInfo("America/Lima")
 # A phone's clock may run a little fast; beyond this a time "in the future" is refused.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -38,11 +36,6 @@ NEXT_STATUSES: dict[str, tuple[str, ...]] = {
     "acknowledged": ("dispatched", "dismissed", "duplicate"),
     "dispatched": ("resolved", "dismissed", "duplicate"),
 }
-
-
-def aware(value: datetime) -> datetime:
-    """A phone's timestamp made timezone-aware: without an offset it is Lima's local time."""
-    return value.replace(tzinfo=LIMA) if value.tzinfo is None else value
 
 
 def report_incident(
@@ -58,7 +51,7 @@ def report_incident(
     if existing is not None:
         return existing, None
     now = utcnow()
-    occurred_at = aware(data.occurred_at) if data.occurred_at else now
+    occurred_at = data.occurred_at or now  # already UTC-aware (IncidentCreate)
     if occurred_at > now + CLOCK_SKEW:
         raise ValidationProblem("occurred_at", "La fecha y hora del hecho está en el futuro.")
     location = index.locate(lat=data.lat, lon=data.lon)

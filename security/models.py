@@ -6,16 +6,19 @@ Every timestamp is timezone-aware UTC (`UTCDateTime`).
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import Field as PydanticField
 from pydantic import field_validator
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from security.errors import N_
 from security.kinds import KINDS
-from zones.database import UTCDateTime, utcnow
+from zones.database import UTCDateTime, lima_aware, utcnow
 
 Role = Literal["volunteer", "coordinator", "neighbor", "police", "admin"]
 ROLES: tuple[str, ...] = ("volunteer", "coordinator", "neighbor", "police", "admin")
@@ -24,6 +27,18 @@ ZONE_BOUND_ROLES = frozenset({"volunteer", "coordinator", "neighbor"})
 IncidentStatus = Literal["reported", "acknowledged", "dispatched", "resolved", "dismissed", "duplicate"]
 OPEN_STATUSES = ("reported", "acknowledged", "dispatched")
 AlarmStatus = Literal["raised", "acknowledged", "resolved"]
+# Ids fit PostgreSQL's integer columns; anything larger is a bad request, not a server error.
+MAX_ID = 2_147_483_647
+Id = Annotated[int, PydanticField(ge=1, le=MAX_ID)]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: str | None) -> str | None:
+    """Free text as stored: control characters removed (PostgreSQL refuses NUL), blank is None."""
+    if value is None:
+        return None
+    return _CONTROL.sub("", value).strip() or None
+UNKNOWN_KIND = N_("Tipo de incidente desconocido; vea GET /api/v1/incident-kinds.")
 DESCRIPTION_MAX = 2000
 NOTE_MAX = 1000
 
@@ -79,13 +94,18 @@ class IncidentCreate(IncidentBase):
     @classmethod
     def _known_kind(cls, value: str) -> str:
         if value not in KINDS:
-            raise ValueError(f"unknown incident kind '{value}'; see GET /api/v1/incident-kinds")
+            raise ValueError(UNKNOWN_KIND)
         return value
 
     @field_validator("description")
     @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+    def _clean_description(cls, value: str | None) -> str | None:
+        return clean_text(value)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred_at(cls, value: datetime | None) -> datetime | None:
+        return lima_aware(value) if value is not None else None
 
 
 class Incident(IncidentBase, table=True):
@@ -109,7 +129,12 @@ class Incident(IncidentBase, table=True):
 class IncidentUpdate(SQLModel):
     status: IncidentStatus
     note: str | None = Field(default=None, max_length=NOTE_MAX)
-    duplicate_of: int | None = Field(default=None, description="Required when status is 'duplicate'")
+    duplicate_of: Id | None = Field(default=None, description="Required when status is 'duplicate'")
+
+    @field_validator("note")
+    @classmethod
+    def _clean_note(cls, value: str | None) -> str | None:
+        return clean_text(value)
 
 
 class IncidentChange(SQLModel, table=True):
@@ -189,7 +214,7 @@ class AlarmDevicePublic(SQLModel):
 class AlarmCreate(SQLModel):
     client_id: uuid.UUID = Field(description="A UUID the phone or device generates; retries are not stored twice")
     source: Literal["app", "device"]
-    device_id: int | None = Field(default=None, description="The alarm device pressed (or give lat/lon)")
+    device_id: Id | None = Field(default=None, description="The alarm device pressed (or give lat/lon)")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
@@ -242,6 +267,11 @@ class AlarmTrigger(SQLModel, table=True):
 class AlarmResolve(SQLModel):
     outcome: Literal["real", "false_alarm"]
     note: str | None = Field(default=None, max_length=NOTE_MAX)
+
+    @field_validator("note")
+    @classmethod
+    def _clean_note(cls, value: str | None) -> str | None:
+        return clean_text(value)
 
 
 class AlarmPublic(SQLModel):

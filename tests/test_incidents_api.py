@@ -283,3 +283,28 @@ def test_client_ids_are_uuids_generated_by_the_phone(client, make_person):
     stored = post(client, volunteer, incident_body(1, client_id=client_id)).get_json()
     police = make_person("police")
     assert client.get(f"/api/v1/incidents/{stored['id']}", headers=police.headers).get_json()["client_id"] == client_id
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "field"),
+    [
+        ("GET", "/api/v1/incidents/99999999999999999999", None, "incident_id"),
+        ("GET", "/api/v1/incidents?zone_id=99999999999999999999", None, "zone_id"),
+        ("GET", "/api/v1/events?since=99999999999999999999", None, "since"),
+        ("GET", "/api/v1/incidents?since=9999-12-31T23:59:59", None, "since"),
+        ("POST", "/api/v1/alarms", {"client_id": str(uuid.uuid4()), "source": "app", "device_id": 10**20}, "device_id"),
+        ("POST", "/api/v1/incidents", incident_body(1, occurred_at="0001-01-01T00:00:00"), "occurred_at"),
+        ("GET", "/api/v1/zones/locate?lat=nan&lon=-76.9", None, "lat"),
+    ],
+)
+def test_absurd_values_are_422_not_500(client, make_person, method, url, body, field):
+    police = make_person("police")
+    response = client.open(url, method=method, json=body, headers=police.headers)
+    assert response.status_code == 422
+    assert field in fields_of(response)
+
+
+def test_control_characters_are_removed_from_free_text(client, make_person):
+    police = make_person("police")
+    created = post(client, police, incident_body(1, description="Robo\x00 en la\x07 esquina\n")).get_json()
+    assert created["description"] == "Robo en la esquina"

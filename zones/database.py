@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect, Engine
@@ -20,9 +21,30 @@ from sqlmodel import Session, create_engine
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+LIMA = ZoneInfo("America/Lima")
+# Timestamps outside these years are typing mistakes, not history (and some would overflow).
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+OUT_OF_RANGE = "La fecha está fuera de rango (entre 1990 y 2200)."  # a message catalogue entry
+
+
 def utcnow() -> datetime:
     """The current instant, timezone-aware UTC (the only kind of datetime Ronda stores)."""
     return datetime.now(UTC)
+
+
+def lima_aware(value: datetime) -> datetime:
+    """A timestamp from a person or phone, made aware and UTC: without an offset it is Lima time.
+
+    Raises ValueError for a timestamp before 1990 or after 2200 (a typing mistake).
+    """
+    try:
+        result = (value.replace(tzinfo=LIMA) if value.tzinfo is None else value).astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(OUT_OF_RANGE) from exc
+    if not EARLIEST <= result < LATEST:
+        raise ValueError(OUT_OF_RANGE)
+    return result
 
 
 class UTCDateTime(TypeDecorator[datetime]):
