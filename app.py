@@ -174,7 +174,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
-        cors_allowed_origins=[],
         ping_interval=20,
         ping_timeout=20,
     )

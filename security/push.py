@@ -8,6 +8,7 @@ With a message queue (Redis) the emits reach the sockets of every server process
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ from security.events import event_view
 from security.models import Event
 
 socketio = SocketIO()
+log = logging.getLogger(__name__)
 
 # sid -> viewer, for the handlers that answer a connected socket.
 _viewers: dict[str, Viewer] = {}
@@ -45,12 +47,19 @@ def room_of(viewer: Viewer) -> str:
 
 
 def publish(events: Iterable[Event | None]) -> None:
-    """Push committed events to every audience that may see them (call after commit)."""
+    """Push committed events to every audience that may see them (call after commit).
+
+    A push that fails (the message queue is down, say) is logged, never raised: the change
+    is already committed and acknowledged, and clients catch up from `GET /api/v1/events`.
+    """
     for event in events:
         if event is None:
             continue
-        for room, viewer in audiences(event.zone_id):
-            socketio.emit(event.type, event_view(event, viewer=viewer), to=room)
+        try:
+            for room, viewer in audiences(event.zone_id):
+                socketio.emit(event.type, event_view(event, viewer=viewer), to=room)
+        except Exception:
+            log.exception("live push of event %s failed; clients will catch up from the log", event.seq)
 
 
 @socketio.on("connect")

@@ -308,3 +308,18 @@ def test_control_characters_are_removed_from_free_text(client, make_person):
     police = make_person("police")
     created = post(client, police, incident_body(1, description="Robo\x00 en la\x07 esquina\n")).get_json()
     assert created["description"] == "Robo en la esquina"
+
+
+def test_a_failed_live_push_does_not_fail_the_report(client, make_person, monkeypatch):
+    from security import push
+
+    def broken_emit(*args, **kwargs):
+        raise ConnectionError("message queue down")
+
+    monkeypatch.setattr(push.socketio, "emit", broken_emit)
+    volunteer = make_person("volunteer", zone_id=1)
+    response = post(client, volunteer, incident_body(1))
+    assert response.status_code == 201
+    police = make_person("police")
+    events = client.get("/api/v1/events?since=0", headers=police.headers).get_json()["events"]
+    assert [e["data"]["id"] for e in events] == [response.get_json()["id"]]
