@@ -27,6 +27,7 @@ from flask_babel import Babel
 from flask_openapi3 import Info, OpenAPI
 from sqlmodel import Session
 
+from dashboards.views import web
 from security import api as security_api
 from security import cli as security_cli
 from security.alarms import escalate_overdue
@@ -146,7 +147,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         BABEL_DEFAULT_LOCALE="es",
         BABEL_DEFAULT_TIMEZONE="America/Lima",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
-        SOCKETIO_ASYNC_MODE="threading",  # `python app.py` serves with gevent; see main()
+        SOCKETIO_ASYNC_MODE="threading",
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAP_TILES=True,  # `python app.py` serves with gevent; see main()
     )
     app.config.update(_env_config())
     if test_config:
@@ -170,6 +174,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
 
     security_api.init_app(app)
     security_cli.init_app(app)
+    app.register_blueprint(web)
     socketio.init_app(
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
@@ -182,11 +187,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     def api_docs() -> Any:
         """Browsable API documentation (Swagger UI served from the installed package)."""
         return redirect("/api/swagger")
-
-    @app.get("/", doc_ui=False)
-    def home() -> Any:
-        """The front door, for now the API documentation."""
-        return redirect("/api/docs")
 
     return app
 

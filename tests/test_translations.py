@@ -27,9 +27,10 @@ def test_every_message_has_an_english_translation():
         catalog = read_po(po)
     translated = {m.id for m in catalog if m.id and m.string}
     found = {OUT_OF_RANGE}
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
     for package in ("security", "zones", "dashboards"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
+            ROOT / package, method_map=method_map, keywords=KEYWORDS
         ):
             found.add(message if isinstance(message, str) else message[0])
     missing = sorted(found - translated)

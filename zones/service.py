@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import shapely
@@ -137,7 +138,7 @@ def build_index(*, session: Session) -> ZoneIndex:
     return ZoneIndex(zones=zones, blocks=blocks)  # type: ignore[arg-type]
 
 
-def zones_feature_collection(*, session: Session) -> dict[str, object]:
+def zones_feature_collection(*, session: Session) -> dict[str, Any]:
     """The zones as an RFC 7946 FeatureCollection with `id`, `name` and `code`."""
     features = [
         {

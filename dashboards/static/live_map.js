@@ -1,0 +1,185 @@
+// Ronda live layer: finds the folium map, fills its marker cluster from the page data and
+// keeps it current from Socket.IO events; catches up from /api/v1/events after a disconnection.
+// Every text from users goes into the page with textContent, never as HTML.
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("ronda-config").textContent);
+  var map = window[config.map];
+  var cluster = window[config.cluster];
+  var text = config.text;
+  var isPolice = config.role === "police" || config.role === "admin";
+  var OPEN = { reported: true, acknowledged: true, dispatched: true };
+  var incidents = {};  // id -> marker
+  var alarms = {};     // id -> {marker, data}
+  var lastSeq = config.lastSeq;
+  var windowStart = Date.now() - config.windowHours * 3600 * 1000;
+  var timeFormat = new Intl.DateTimeFormat(config.locale, {
+    timeZone: "America/Lima", dateStyle: "short", timeStyle: "short"
+  });
+  map.createPane("alarms").style.zIndex = 690;  // above markers (600) and popups stay above (700)
+
+  function el(tag, className, content) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (content !== undefined && content !== null) node.textContent = String(content);
+    return node;
+  }
+  function row(dl, label, value) {
+    dl.appendChild(el("dt", null, label));
+    dl.appendChild(el("dd", null, value));
+  }
+  function when(iso) { return iso ? timeFormat.format(new Date(iso)) : ""; }
+
+  function incidentPopup(data) {
+    var box = el("div", "popup");
+    box.appendChild(el("div", "kind", config.kinds[data.kind] || data.kind));
+    var dl = el("dl");
+    row(dl, text.time, when(data.occurred_at));
+    row(dl, text.status, config.statuses[data.status] || data.status);
+    row(dl, text.zone, config.zoneNames[data.zone_id] || data.zone_id);
+    if (data.block_id) row(dl, text.block, data.block_id);
+    if (data.description) row(dl, text.description, data.description);
+    if (data.reporter) row(dl, text.reporter, data.reporter.display_name || data.reporter.username);
+    else if (data.anonymous && isPolice) row(dl, text.reporter, text.anonymous);
+    if (data.location_precision && data.location_precision !== "exact") row(dl, "", text.approximate);
+    box.appendChild(dl);
+    return box;
+  }
+
+  function visible(data) {
+    if (!OPEN[data.status]) return false;
+    if (config.kind && data.kind !== config.kind) return false;
+    return !data.occurred_at || new Date(data.occurred_at).getTime() >= windowStart;
+  }
+
+  function showIncident(data) {
+    var marker = incidents[data.id];
+    if (!visible(data)) {
+      if (marker) { cluster.removeLayer(marker); delete incidents[data.id]; }
+      return;
+    }
+    var colour = config.kindColours[data.kind] || "#555";
+    if (!marker) {
+      marker = L.circleMarker([data.lat, data.lon], {
+        radius: 9, color: "#fff", weight: 2, fillColor: colour, fillOpacity: 0.95
+      });
+      marker.options.incidentId = data.id;
+      incidents[data.id] = marker;
+      cluster.addLayer(marker);
+    } else {
+      marker.setLatLng([data.lat, data.lon]);
+      marker.setStyle({ fillColor: colour });
+    }
+    marker.options.status = data.status;
+    marker.bindPopup(incidentPopup(data));
+    var el_ = marker.getElement && marker.getElement();
+    if (el_) el_.setAttribute("data-incident-id", data.id);
+  }
+
+  // --- alarms --------------------------------------------------------------------------
+  var banner = document.getElementById("alarm-banner");
+  function beep() {
+    try {
+      var audio = new (window.AudioContext || window.webkitAudioContext)();
+      [0, 0.35, 0.7].forEach(function (start) {
+        var osc = audio.createOscillator(), gain = audio.createGain();
+        osc.frequency.value = 880; osc.type = "square"; gain.gain.value = 0.15;
+        osc.connect(gain); gain.connect(audio.destination);
+        osc.start(audio.currentTime + start); osc.stop(audio.currentTime + start + 0.25);
+      });
+    } catch (e) { /* no audio device: the banner is enough */ }
+  }
+  function renderBanner() {
+    banner.textContent = "";
+    var raised = Object.keys(alarms).map(function (id) { return alarms[id].data; })
+      .filter(function (a) { return a.status === "raised"; });
+    if (!isPolice || raised.length === 0) { banner.hidden = true; return; }
+    raised.forEach(function (a) {
+      var line = el("div", "alarm-row");
+      line.setAttribute("data-alarm-id", a.id);
+      line.appendChild(el("span", null, text.alarmIn + " " + (config.zoneNames[a.zone_id] || a.zone_id) +
+        " · " + text.block + " " + a.block_id + " · " + when(a.raised_at)));
+      if (a.escalated_at) line.appendChild(el("span", "escalated", text.escalated));
+      var button = el("button", "attend", text.attend);
+      button.type = "button";
+      button.addEventListener("click", function () { attend(a.id, button); });
+      line.appendChild(button);
+      banner.appendChild(line);
+    });
+    banner.hidden = false;
+  }
+  function attend(id, button) {
+    button.disabled = true; button.textContent = text.attending;
+    fetch("/api/v1/alarms/" + id + "/acknowledge", {
+      method: "POST", headers: { "Authorization": "Bearer " + config.token }
+    }).then(function (response) {
+      if (!response.ok) throw new Error(response.status);
+      return response.json();
+    }).then(showAlarm).catch(function () {
+      button.disabled = false; button.textContent = text.attend; window.alert(text.attendFailed);
+    });
+  }
+  function showAlarm(data) {
+    var known = alarms[data.id];
+    if (data.status === "resolved") {
+      if (known) { map.removeLayer(known.marker); delete alarms[data.id]; }
+      renderBanner();
+      return;
+    }
+    if (!known) {
+      var icon = L.divIcon({ className: "alarm-icon", html: "!", iconSize: [30, 30] });
+      var marker = L.marker([data.lat, data.lon], { icon: icon, pane: "alarms", zIndexOffset: 10000 });
+      marker.addTo(map);
+      known = alarms[data.id] = { marker: marker, data: data };
+    }
+    known.data = data;
+    var box = el("div", "popup");
+    box.appendChild(el("div", "kind", text.alarm));
+    var dl = el("dl");
+    row(dl, text.status, config.statuses[data.status] || data.status);
+    row(dl, text.time, when(data.raised_at));
+    row(dl, text.presses, data.trigger_count);
+    box.appendChild(dl);
+    known.marker.bindPopup(box);
+    renderBanner();
+  }
+
+  // --- events ----------------------------------------------------------------------------
+  function apply(event) {
+    if (event.seq <= lastSeq) return;  // already shown (live and catch-up may overlap)
+    lastSeq = event.seq;
+    if (event.type.indexOf("incident_") === 0) showIncident(event.data);
+    else {
+      var isNew = event.type === "alarm_raised" && !alarms[event.data.id];
+      showAlarm(event.data);
+      if (isNew && isPolice) beep();
+    }
+  }
+  var status = document.getElementById("connection");
+  function setState(state) {
+    status.className = "connection " + state;
+    status.textContent = state === "live" ? text.live : text.reconnecting;
+    document.body.setAttribute("data-connection", state);
+  }
+  function catchUp() {
+    return fetch("/api/v1/events?since=" + lastSeq, { headers: { "Authorization": "Bearer " + config.token } })
+      .then(function (response) { return response.json(); })
+      .then(function (page) {
+        (page.events || []).forEach(apply);
+        if (page.has_more) return catchUp();
+      });
+  }
+
+  config.incidents.forEach(showIncident);
+  config.alarms.forEach(showAlarm);
+  var socket = io({ auth: { token: config.token }, transports: ["websocket", "polling"] });
+  ["incident_reported", "incident_updated", "alarm_raised", "alarm_acknowledged", "alarm_escalated",
+   "alarm_resolved"].forEach(function (name) { socket.on(name, apply); });
+  socket.on("connect", function () {
+    setState("live");
+    catchUp();  // whatever happened since the page was made, or while we were away
+  });
+  socket.on("disconnect", function () { setState("reconnecting"); });
+  socket.on("connect_error", function () { setState("reconnecting"); });
+  window.ronda = { incidents: incidents, alarms: alarms, socket: socket, lastSeq: function () { return lastSeq; } };
+})();

@@ -1,0 +1,293 @@
+"""The web pages: sign-in (session cookie), the live map, the language switch, vendor assets."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import format_decimal, get_locale, gettext
+from sqlmodel import Session
+
+from dashboards.livemap import KIND_COLOURS, AssetUrls, MapLabels, build_live_map, map_parts
+from dashboards.mapdata import WINDOWS, map_data
+from security.auth import AuthError, authenticate, issue_token, viewer_of
+from security.context import ronda
+from security.kinds import KINDS
+from security.models import User
+from zones.service import zones_feature_collection
+
+web = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web")
+
+NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+# The only files of node_modules the app serves: each package's built distribution.
+VENDOR_DIRS = {
+    "leaflet": "leaflet/dist",
+    "leaflet.markercluster": "leaflet.markercluster/dist",
+    "leaflet.heat": "leaflet.heat/dist",
+    "socket.io-client": "socket.io-client/dist",
+}
+
+
+@web.get("/vendor/<package>/<path:filename>")
+def vendor(package: str, filename: str) -> ResponseReturnValue:
+    """Browser libraries installed by `npm ci`, served by the app (no CDN at run time)."""
+    directory = VENDOR_DIRS.get(package)
+    if directory is None:
+        abort(404)
+    if not (NODE_MODULES / directory).is_dir():
+        current_app.logger.error("node_modules/%s is missing: run `npm ci` (see README)", directory)
+        abort(404)
+    return send_from_directory(NODE_MODULES / directory, filename, max_age=86400)
+
+
+def asset_urls() -> AssetUrls:
+    """The URLs the map page loads its libraries from."""
+    return AssetUrls(
+        leaflet_js=url_for("web.vendor", package="leaflet", filename="leaflet.js"),
+        leaflet_css=url_for("web.vendor", package="leaflet", filename="leaflet.css"),
+        markercluster_js=url_for("web.vendor", package="leaflet.markercluster", filename="leaflet.markercluster.js"),
+        markercluster_css=url_for("web.vendor", package="leaflet.markercluster", filename="MarkerCluster.css"),
+        markercluster_default_css=url_for(
+            "web.vendor", package="leaflet.markercluster", filename="MarkerCluster.Default.css"
+        ),
+        heat_js=url_for("web.vendor", package="leaflet.heat", filename="leaflet-heat.js"),
+    )
+
+
+# --- session, CSRF, language --------------------------------------------------------------
+
+
+def _db() -> Session:
+    if "web_db" not in g:
+        g.web_db = Session(ronda().engine, expire_on_commit=False)
+    db: Session = g.web_db
+    return db
+
+
+@web.teardown_app_request
+def _close_db(_exc: BaseException | None) -> None:
+    db = g.pop("web_db", None)
+    if db is not None:
+        db.close()
+
+
+def current_user() -> User | None:
+    """The signed-in user of this browser, if any (and still active)."""
+    uid = session.get("uid")
+    if uid is None:
+        return None
+    user = _db().get(User, uid)
+    if user is None or not user.active:
+        session.clear()
+        return None
+    return user
+
+
+def csrf_token() -> str:
+    """This session's token for forms (a form without it is refused)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return str(session["csrf"])
+
+
+def _check_csrf() -> None:
+    sent = request.form.get("csrf", "")
+    if not sent or not secrets.compare_digest(sent, session.get("csrf", "")):
+        abort(400, gettext("El formulario caducó; vuelva a intentarlo."))
+
+
+@web.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "current_locale": str(get_locale() or "es"), "lang_url": _lang_url}
+
+
+def _lang_url(lang: str) -> str:
+    return url_for("web.set_language", lang=lang, next=request.full_path.rstrip("?"))
+
+
+def _safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths may be redirected to after sign-in or a language switch."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+@web.get("/idioma/<lang>")
+def set_language(lang: str) -> ResponseReturnValue:
+    """The visible ES | EN switch: remembers the choice in a cookie."""
+    if lang not in ("es", "en"):
+        abort(404)
+    response = redirect(_safe_next(request.args.get("next"), url_for("web.live_map")))
+    response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+@web.route("/entrar", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """The sign-in page (same users and roles as the API)."""
+    error = None
+    if request.method == "POST":
+        _check_csrf()
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        if not username or not password:
+            error = gettext("Escriba su usuario y su contraseña.")
+        else:
+            try:
+                user = authenticate(session=_db(), username=username, password=password)
+            except AuthError:
+                error = gettext("Usuario o contraseña incorrectos.")
+            else:
+                session.clear()
+                session["uid"] = user.id
+                session.permanent = True
+                return redirect(_safe_next(request.args.get("next"), url_for("web.live_map")))
+    return render_template("login.html", error=error), 401 if error else 200
+
+
+@web.post("/salir")
+def logout() -> ResponseReturnValue:
+    """Sign out of this browser."""
+    _check_csrf()
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+# --- the live map -------------------------------------------------------------------------
+
+
+def kind_labels() -> dict[str, str]:
+    locale = str(get_locale() or "es")
+    return {code: kind.label(locale) for code, kind in KINDS.items()}
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        "reported": gettext("Reportado"),
+        "acknowledged": gettext("Recibido"),
+        "dispatched": gettext("Patrullero en camino"),
+        "resolved": gettext("Resuelto"),
+        "dismissed": gettext("Descartado"),
+        "duplicate": gettext("Duplicado"),
+        "raised": gettext("Activa"),
+    }
+
+
+def window_labels() -> dict[str, str]:
+    return {"24h": gettext("Últimas 24 horas"), "7d": gettext("Últimos 7 días"), "30d": gettext("Últimos 30 días")}
+
+
+@web.get("/mapa")
+def live_map() -> ResponseReturnValue:
+    """The live zone map shared by police and neighbours."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+    viewer = viewer_of(user)
+    window = request.args.get("ventana", "24h")
+    if window not in WINDOWS:
+        window = "24h"
+    kind = request.args.get("tipo") or None
+    if kind not in KINDS:
+        kind = None
+    db = _db()
+    data = map_data(session=db, viewer=viewer, window=window, kind=kind)
+    zones = zones_feature_collection(session=db)
+    if not viewer.sees_all_zones:
+        zones["features"] = [f for f in zones["features"] if f["id"] == viewer.zone_id]
+    fmap = build_live_map(
+        zones=zones,
+        zone_counts=data.zone_counts,
+        count_labels={
+            f["id"]: format_decimal(data.zone_counts.get(f["id"], 0))
+            for f in zones["features"]
+        },
+        heat=data.heat,
+        assets=asset_urls(),
+        labels=MapLabels(
+            zones=gettext("Zonas"),
+            incidents=gettext("Incidentes abiertos"),
+            heat=gettext("Mapa de calor"),
+            zone_tooltip=gettext("Zona"),
+            count_tooltip=gettext("Incidentes"),
+        ),
+        tiles=current_app.config.get("MAP_TILES", True),
+    )
+    parts = map_parts(fmap)
+    config = {
+        "map": parts["map_name"],
+        "cluster": parts["cluster_name"],
+        "heat": parts["heat_name"],
+        "token": issue_token(user=user, secret_key=current_app.config["SECRET_KEY"]),
+        "role": user.role,
+        "zoneId": user.zone_id,
+        "locale": "en-GB" if str(get_locale()) == "en" else "es-PE",
+        "lastSeq": data.last_seq,
+        "window": window,
+        "windowHours": WINDOWS[window].total_seconds() / 3600,
+        "kind": kind,
+        "incidents": data.incidents,
+        "alarms": data.alarms,
+        "kindColours": KIND_COLOURS,
+        "kinds": kind_labels(),
+        "statuses": status_labels(),
+        "text": {
+            "live": gettext("En vivo"),
+            "reconnecting": gettext("Reconectando…"),
+            "alarm": gettext("Alarma vecinal"),
+            "alarmIn": gettext("Alarma activada en"),
+            "block": gettext("Manzana"),
+            "zone": gettext("Zona"),
+            "attend": gettext("Atender"),
+            "attending": gettext("Atendiendo…"),
+            "attendFailed": gettext("No se pudo atender la alarma; intente de nuevo."),
+            "escalated": gettext("Sin atender: escalada"),
+            "reporter": gettext("Reportado por"),
+            "anonymous": gettext("Anónimo"),
+            "status": gettext("Estado"),
+            "time": gettext("Hora"),
+            "description": gettext("Descripción"),
+            "approximate": gettext("Ubicación aproximada (manzana)"),
+            "presses": gettext("Pulsaciones"),
+        },
+    }
+    zone_names = {f["id"]: f["properties"]["name"] for f in zones["features"]}
+    config["zoneNames"] = zone_names
+    return render_template(
+        "map.html",
+        parts=parts,
+        config=config,
+        user=user,
+        window=window,
+        windows=window_labels(),
+        kind=kind,
+        kinds=kind_labels(),
+        kind_colours=KIND_COLOURS,
+        total=format_decimal(data.total_in_window),
+        open_count=format_decimal(len(data.incidents)),
+        may_attend=user.role in ("police", "admin"),
+    )
+
+
+@web.get("/")
+def home() -> ResponseReturnValue:
+    """The front door: the map for signed-in people, the sign-in page for the others."""
+    return redirect(url_for("web.live_map"))
