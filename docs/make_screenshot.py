@@ -34,8 +34,12 @@ def main() -> None:
         from sqlmodel import Session
 
         with Session(app.extensions["ronda"].engine) as session:
-            create_user(session=session, username="comisaria", password=PASSWORD, role="police", display_name="Comisaría VMT")
-            create_user(session=session, username="patrulla", password=PASSWORD, role="police", display_name="Patrulla 3")
+            create_user(
+                session=session, username="comisaria", password=PASSWORD, role="police", display_name="Comisaría VMT"
+            )
+            create_user(
+                session=session, username="patrulla", password=PASSWORD, role="police", display_name="Patrulla 3"
+            )
             session.commit()
         server = start_server(db_url=db_url, tmp_path=tmp_path)
         try:
@@ -53,7 +57,9 @@ def main() -> None:
                     if zone.contains(shapely.Point(lon, lat)):
                         break
                 body = {"client_id": str(uuid.uuid4()), "kind": rng.choice(KINDS), "lat": lat, "lon": lon}
-                requests.post(f"{server.url}/api/v1/incidents", json=body, headers=headers, timeout=10).raise_for_status()
+                requests.post(
+                    f"{server.url}/api/v1/incidents", json=body, headers=headers, timeout=10
+                ).raise_for_status()
             alarm = {"client_id": str(uuid.uuid4()), "source": "app", "lat": -12.1759, "lon": -76.9260}
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)

@@ -9,7 +9,15 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from dashboards.livemap import NO_DATA_COLOUR, ZONE_COLOURS, AssetUrls, MapLabels, build_live_map, map_parts, zone_colour
+from dashboards.livemap import (
+    NO_DATA_COLOUR,
+    ZONE_COLOURS,
+    AssetUrls,
+    MapLabels,
+    build_live_map,
+    map_parts,
+    zone_colour,
+)
 from dashboards.mapdata import map_data
 from security.auth import Viewer, create_user
 from security.incidents import change_status, report_incident
@@ -26,7 +34,13 @@ ASSETS = AssetUrls(
     markercluster_default_css="/vendor/mc/mcd.css",
     heat_js="/vendor/heat/heat.js",
 )
-LABELS = MapLabels(zones="Zonas", incidents="Incidentes abiertos", heat="Mapa de calor", zone_tooltip="Zona", count_tooltip="Incidentes")
+LABELS = MapLabels(
+    zones="Zonas",
+    incidents="Incidentes abiertos",
+    heat="Mapa de calor",
+    zone_tooltip="Zona",
+    count_tooltip="Incidentes",
+)
 
 
 def test_zone_colour_scales_with_the_count():
@@ -64,7 +78,11 @@ def test_map_data_sends_open_incidents_as_markers_and_the_rest_as_counts(db_url)
         for zone_id, days_ago in ((1, 0), (1, 0), (2, 0), (1, 3), (1, 40)):
             lat, lon = ZONE_POINTS[zone_id]
             data = IncidentCreate(
-                client_id=uuid.uuid4(), kind="robbery", lat=lat, lon=lon, occurred_at=utcnow() - timedelta(days=days_ago)
+                client_id=uuid.uuid4(),
+                kind="robbery",
+                lat=lat,
+                lon=lon,
+                occurred_at=utcnow() - timedelta(days=days_ago),
             )
             made.append(report_incident(session=session, reporter=police, data=data, index=index)[0])
         change_status(session=session, actor=police, incident_id=made[1].id, update=IncidentUpdate(status="dismissed"))

@@ -71,7 +71,9 @@ def report(server: LiveServer, username: str, zone_id: int, **extra) -> dict:
 
 
 def marker_shown(page, incident_id: int, timeout: float = 2_000) -> None:
-    page.wait_for_function(f"() => window.ronda && window.ronda.incidents[{incident_id}] !== undefined", timeout=timeout)
+    page.wait_for_function(
+        f"() => window.ronda && window.ronda.incidents[{incident_id}] !== undefined", timeout=timeout
+    )
 
 
 def popup_text(page, incident_id: int) -> str:
@@ -114,7 +116,10 @@ def test_an_alarm_shows_a_banner_and_atender_clears_it_everywhere(browser, live_
     second = open_map(browser, live_server, "agente2")
     lat, lon = ZONE_POINTS[3]
     alarm = api_post(
-        live_server, "vecina", "/api/v1/alarms", {"client_id": str(uuid.uuid4()), "source": "app", "lat": lat, "lon": lon}
+        live_server,
+        "vecina",
+        "/api/v1/alarms",
+        {"client_id": str(uuid.uuid4()), "source": "app", "lat": lat, "lon": lon},
     )
     for page in (first, second):
         page.wait_for_selector(f"#alarm-banner [data-alarm-id='{alarm['id']}'] button.attend", timeout=2_000)
@@ -123,7 +128,9 @@ def test_an_alarm_shows_a_banner_and_atender_clears_it_everywhere(browser, live_
     second.wait_for_selector("#alarm-banner", state="hidden", timeout=3_000)
     first.wait_for_selector("#alarm-banner", state="hidden", timeout=3_000)
     token = live_server.token("agente2")
-    state = requests.get(f"{live_server.url}/api/v1/alarms/{alarm['id']}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    state = requests.get(
+        f"{live_server.url}/api/v1/alarms/{alarm['id']}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     assert state.json()["status"] == "acknowledged"
 
 
