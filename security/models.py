@@ -171,6 +171,7 @@ class IncidentPublic(SQLModel):
     location_precision: Literal["exact", "block", "zone"] = "exact"
     zone_id: int
     block_id: int | None
+    block_name: str | None = None
     description: str | None = None
     anonymous: bool
     duplicate_of: int | None = None
@@ -278,6 +279,7 @@ class AlarmPublic(SQLModel):
     id: int
     zone_id: int
     block_id: int
+    block_name: str | None = None
     status: str
     source: str
     device_id: int | None

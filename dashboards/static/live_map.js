@@ -37,7 +37,7 @@
     row(dl, text.time, when(data.occurred_at));
     row(dl, text.status, config.statuses[data.status] || data.status);
     row(dl, text.zone, config.zoneNames[data.zone_id] || data.zone_id);
-    if (data.block_id) row(dl, text.block, data.block_id);
+    if (data.block_id) row(dl, text.block, data.block_name || data.block_id);
     if (data.description) row(dl, text.description, data.description);
     if (data.reporter) row(dl, text.reporter, data.reporter.display_name || data.reporter.username);
     else if (data.anonymous && isPolice) row(dl, text.reporter, text.anonymous);
@@ -98,7 +98,7 @@
       var line = el("div", "alarm-row");
       line.setAttribute("data-alarm-id", a.id);
       line.appendChild(el("span", null, text.alarmIn + " " + (config.zoneNames[a.zone_id] || a.zone_id) +
-        " · " + text.block + " " + a.block_id + " · " + when(a.raised_at)));
+        " · " + (a.block_name || text.block + " " + a.block_id) + " · " + when(a.raised_at)));
       if (a.escalated_at) line.appendChild(el("span", "escalated", text.escalated));
       var button = el("button", "attend", text.attend);
       button.type = "button";
