@@ -27,6 +27,7 @@ from flask_babel import Babel
 from flask_openapi3 import Info, OpenAPI
 from sqlmodel import Session
 
+from dashboards import api as dashboards_api
 from dashboards.views import web
 from security import api as security_api
 from security import cli as security_cli
@@ -173,6 +174,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.extensions["ronda"] = Ronda(engine=engine, index=index)
 
     security_api.init_app(app)
+    dashboards_api.init_app(app)
     security_cli.init_app(app)
     app.register_blueprint(web)
     socketio.init_app(

@@ -189,7 +189,7 @@ def db() -> Session:
     return session
 
 
-@api.teardown_request
+@api.teardown_app_request
 def _close_db(_exc: BaseException | None) -> None:
     session = g.pop("db", None)
     if session is not None:
@@ -209,7 +209,8 @@ def _unauthorized(reason: str) -> Response:
 
 
 @api.before_request
-def _authenticate() -> Response | None:
+def authenticate_request() -> Response | None:
+    """Every /api/v1 route but the public ones needs a valid token (or, for alarms, a device key)."""
     g.user = None
     g.device = None
     if request.endpoint in PUBLIC_ENDPOINTS:
