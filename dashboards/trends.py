@@ -93,7 +93,7 @@ def _percentiles(session: Session, durations: Any) -> dict[str, float | int | No
     ).subquery()
     rows = session.execute(
         select(ranked.c.d, ranked.c.rn, ranked.c.n).where(
-            (ranked.c.rn == (ranked.c.n + 1) / 2) | (ranked.c.rn == (9 * ranked.c.n + 9) / 10)
+            (ranked.c.rn == (ranked.c.n + 1) // 2) | (ranked.c.rn == (9 * ranked.c.n + 9) // 10)
         )
     ).all()
     if not rows:

@@ -7,20 +7,21 @@ pushes the events and answers with the view the caller's role may see.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request, stream_with_context
 from flask_babel import get_locale, gettext
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlmodel import Session
 from werkzeug.exceptions import HTTPException
 
-from security import alarms, incidents
+from security import alarms, exports, incidents
 from security.auth import AuthError, Viewer, authenticate, device_from_key, issue_token, user_from_token, viewer_of
 from security.context import ronda
-from security.errors import N_, DomainError, ValidationProblem
+from security.errors import N_, DomainError, Forbidden, ValidationProblem
 from security.events import event_view, events_since, last_seq
 from security.kinds import KINDS
 from security.models import (
@@ -43,7 +44,7 @@ from security.models import (
 )
 from security.push import publish
 from security.visibility import redact
-from zones.database import lima_aware
+from zones.database import LIMA, lima_aware, utcnow
 from zones.service import zones_feature_collection
 
 BAD_BBOX = N_("bbox son cuatro números min_lon,min_lat,max_lon,max_lat (WGS84), con mínimo < máximo.")
@@ -326,6 +327,9 @@ class IncidentQuery(BaseModel):
     bbox: str | None = Field(default=None, description="min_lon,min_lat,max_lon,max_lat (WGS84)")
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+    format: Literal["json", "csv", "geojson"] = Field(
+        default="json", description="csv or geojson: every matching incident as a file (no paging)"
+    )
 
     @field_validator("kind")
     @classmethod
@@ -385,11 +389,49 @@ def list_incidents_route(query: IncidentQuery) -> Response:
         bbox=bbox,  # type: ignore[arg-type]
     )
     who = viewer()
+    if query.format != "json":
+        return _export(who=who, filters=filters, file_format=query.format)
     rows, next_cursor = incidents.list_incidents(
         session=db(), viewer=who, filters=filters, limit=query.limit, cursor=query.cursor
     )
     records = incidents.incident_records(session=db(), incidents=rows)
     return jsonify({"items": [redact(r, viewer=who) for r in records], "next_cursor": next_cursor})
+
+
+EXPORT_PAGE = 2000
+
+
+def _export(*, who: Viewer, filters: incidents.IncidentFilter, file_format: str) -> Response:
+    """Every incident matching the filters, as a CSV or GeoJSON file, redacted for `who`."""
+    if not who.sees_all_zones and filters.zone_id not in (None, who.zone_id):
+        raise Forbidden("Solo puede consultar su propia zona.")  # before streaming starts
+    session = db()
+    zone_names = {f["id"]: f["properties"]["name"] for f in zones_feature_collection(session=session)["features"]}
+    locale = str(get_locale() or "es")
+
+    def views() -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            rows, cursor = incidents.list_incidents(
+                session=session, viewer=who, filters=filters, limit=EXPORT_PAGE, cursor=cursor
+            )
+            for record in incidents.incident_records(session=session, incidents=rows):
+                yield redact(record, viewer=who)
+            if cursor is None:
+                return
+
+    stamp = utcnow().astimezone(LIMA).strftime("%Y%m%d-%H%M")
+    if file_format == "csv":
+        body = exports.csv_lines(views(), zone_names=zone_names, locale=locale)
+        mimetype, name = "text/csv", f"incidentes-{stamp}.csv"
+    else:
+        body = exports.geojson_chunks(views(), zone_names=zone_names)
+        mimetype, name = "application/geo+json", f"incidentes-{stamp}.geojson"
+    return Response(
+        stream_with_context(body),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @api.get("/incidents/<int:incident_id>", tags=[t_incidents], responses={200: IncidentPublic}, summary="One incident")
