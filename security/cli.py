@@ -1,7 +1,10 @@
-"""Set-up commands: `flask --app app zones import`, `users create`, `devices key`."""
+"""Set-up commands: `flask --app app zones import`, `users create`, `devices key`, `incidents import`,
+`demo history`."""
 
 from __future__ import annotations
 
+import csv
+import sys
 from pathlib import Path
 
 import click
@@ -12,6 +15,7 @@ from sqlmodel import Session
 from security.alarms import locate_devices
 from security.auth import UserError, create_user, issue_device_key
 from security.context import ronda
+from security.history import count_rows, import_incidents_csv, synthetic_history
 from security.models import ROLES, AlarmDevice
 from zones.geometry import BoundaryFileError, read_boundaries
 from zones.service import build_index, replace_district
@@ -19,6 +23,8 @@ from zones.service import build_index, replace_district
 zones_cli = AppGroup("zones", help="The district's zones and blocks.")
 users_cli = AppGroup("users", help="People who use Ronda.")
 devices_cli = AppGroup("devices", help="Block alarm devices.")
+incidents_cli = AppGroup("incidents", help="Incident history.")
+demo_cli = AppGroup("demo", help="The demo district.")
 
 
 @zones_cli.command("import")
@@ -95,7 +101,47 @@ def device_key_command(device_id: int) -> None:
     click.echo(key)
 
 
+@incidents_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), help="Write every refused row here (CSV).")
+def import_incidents_command(file: Path, rejects: Path | None) -> None:
+    """Load historical incidents from a CSV (columns: kind, lat, lon, occurred_at, status, ...)."""
+    total = count_rows(file)
+    with (
+        Session(ronda().engine, expire_on_commit=False) as session,
+        click.progressbar(length=total, label=f"Importing {total:,} rows", file=sys.stderr) as bar,
+    ):
+        try:
+            report = import_incidents_csv(session=session, path=file, progress=bar.update)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Read {report.read:,} rows: {report.added:,} added, {report.already_present:,} already present, "
+        f"{len(report.refused):,} refused."
+    )
+    for line, reason in report.refused[:100]:
+        click.echo(f"  line {line}: {reason}", err=True)
+    if len(report.refused) > 100:
+        click.echo(f"  ... and {len(report.refused) - 100:,} more (use --rejects FILE for all)", err=True)
+    if rejects is not None:
+        with rejects.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["line", "reason"])
+            writer.writerows(report.refused)
+
+
+@demo_cli.command("history")
+@click.option("--months", type=click.IntRange(1, 60), default=24, show_default=True)
+@click.option("--per-month", type=click.IntRange(1, 100_000), default=900, show_default=True, help="Mean incidents.")
+@click.option("--seed", type=int, default=2024, show_default=True)
+def demo_history_command(months: int, per_month: int, seed: int) -> None:
+    """Fill the demo district with clearly synthetic history (for the trends to mean something)."""
+    with Session(ronda().engine, expire_on_commit=False) as session:
+        incidents, alarms = synthetic_history(session=session, months=months, per_month=per_month, seed=seed)
+    click.echo(f"Added {incidents:,} synthetic incidents and {alarms:,} synthetic alarms over {months} months.")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for group in (zones_cli, users_cli, devices_cli):
+    for group in (zones_cli, users_cli, devices_cli, incidents_cli, demo_cli):
         app.cli.add_command(group)
