@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, text
+from sqlalchemy import ColumnElement, case, func, text
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session, col, select
 
@@ -107,6 +107,18 @@ def _percentiles(session: Session, durations: Any) -> dict[str, float | int | No
     }
 
 
+# Response-time buckets (upper bounds in seconds) for the distribution chart.
+BUCKETS = ((60, "<1 min"), (300, "1-5 min"), (900, "5-15 min"), (3600, "15-60 min"), (None, ">60 min"))
+
+
+def _histogram(session: Session, durations: Any) -> list[dict[str, Any]]:
+    """How many durations fall in each bucket of BUCKETS, counted in SQL."""
+    whens = [(durations.c.d < limit, label) for limit, label in BUCKETS if limit is not None]
+    bucket = case(*whens, else_=BUCKETS[-1][1]).label("bucket")
+    counts = dict(session.execute(select(bucket, func.count()).group_by(bucket)).all())
+    return [{"bucket": label, "count": int(counts.get(label, 0))} for _, label in BUCKETS]
+
+
 def compute_trends(*, session: Session, zone_id: int | None, first: Month, last: Month) -> dict[str, Any]:
     """The committee figures of a zone (or the district, zone_id None) from `first` to `last`."""
     months = first.until(last)
@@ -140,19 +152,33 @@ def compute_trends(*, session: Session, zone_id: int | None, first: Month, last:
         select(func.count()).where(*incident_where, col(Incident.status) == "resolved")
     ).scalar_one()
     top_blocks = session.execute(
-        select(Block.id, Block.name, Block.zone_id, func.count().label("n"))
+        select(  # type: ignore[call-overload]
+            Block.id, Block.name, Block.zone_id, Block.center_lat, Block.center_lon, func.count().label("n")
+        )
         .select_from(Incident)
         .join(Block, col(Block.id) == col(Incident.block_id))
         .where(*incident_where)
-        .group_by(col(Block.id), col(Block.name), col(Block.zone_id))
+        .group_by(col(Block.id), col(Block.name), col(Block.zone_id), col(Block.center_lat), col(Block.center_lon))
         .order_by(text("n DESC"), col(Block.id))
         .limit(10)
     ).all()
 
     alarm_where = in_range(col(Alarm.raised_at), Alarm)
-    alarm_counts = dict(
-        session.execute(select(Alarm.outcome, func.count()).where(*alarm_where).group_by(col(Alarm.outcome))).all()
-    )
+    alarm_month = _month_expr(dialect, col(Alarm.raised_at)).label("month")
+    alarm_rows = session.execute(
+        select(alarm_month, Alarm.outcome, func.count()).where(*alarm_where).group_by(alarm_month, col(Alarm.outcome))
+    ).all()
+    alarm_counts: dict[str | None, int] = {}
+    alarms_by_month: dict[str, dict[str, int]] = {str(m): {"real": 0, "false_alarm": 0, "open": 0} for m in months}
+    for month_key, outcome, n in alarm_rows:
+        alarm_counts[outcome] = alarm_counts.get(outcome, 0) + int(n)
+        alarms_by_month.setdefault(month_key, {"real": 0, "false_alarm": 0, "open": 0})[outcome or "open"] += int(n)
+    last_month_where = [col(Incident.occurred_at) >= last.start_utc(), col(Incident.occurred_at) < end]
+    if zone_id is not None:
+        last_month_where.append(col(Incident.zone_id) == zone_id)
+    zone_month = session.execute(
+        select(Incident.zone_id, func.count()).where(*last_month_where).group_by(col(Incident.zone_id))
+    ).all()
     alarm_ack = (
         select(_seconds_expr(dialect, col(Alarm.acknowledged_at), col(Alarm.raised_at)).label("d"))
         .where(*alarm_where, col(Alarm.acknowledged_at).is_not(None))
@@ -191,7 +217,15 @@ def compute_trends(*, session: Session, zone_id: int | None, first: Month, last:
             "resolved": int(resolved),
             "resolved_share": round(int(resolved) / total, 4) if total else None,
             "top_blocks": [
-                {"block_id": b.id, "block_name": b.name, "zone_id": b.zone_id, "total": int(b.n)} for b in top_blocks
+                {
+                    "block_id": b.id,
+                    "block_name": b.name,
+                    "zone_id": b.zone_id,
+                    "lat": b.center_lat,
+                    "lon": b.center_lon,
+                    "total": int(b.n),
+                }
+                for b in top_blocks
             ],
         },
         "alarms": {
@@ -201,11 +235,19 @@ def compute_trends(*, session: Session, zone_id: int | None, first: Month, last:
             "open": raised - closed,
             "real_share": round(real / closed, 4) if closed else None,
             "false_alarm_share": round(false_alarm / closed, 4) if closed else None,
+            "by_month": [{"month": m, **counts} for m, counts in alarms_by_month.items()],
         },
         "response_times": {
-            "alarm_to_acknowledgement": _percentiles(session, alarm_ack),
-            "incident_to_acknowledgement": _percentiles(session, incident_ack),
+            "alarm_to_acknowledgement": {
+                **_percentiles(session, alarm_ack),
+                "histogram": _histogram(session, alarm_ack),
+            },
+            "incident_to_acknowledgement": {
+                **_percentiles(session, incident_ack),
+                "histogram": _histogram(session, incident_ack),
+            },
         },
+        "last_month_by_zone": {int(z): int(n) for z, n in zone_month},
         "comparison": _comparison(session=session, zone_id=zone_id, month=last, dialect=dialect),
     }
 

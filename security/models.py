@@ -109,7 +109,10 @@ class IncidentCreate(IncidentBase):
 
 
 class Incident(IncidentBase, table=True):
-    __table_args__ = (UniqueConstraint("reporter_id", "client_id", name="uq_incident_reporter_client"),)
+    __table_args__ = (
+        UniqueConstraint("reporter_id", "client_id", name="uq_incident_reporter_client"),
+        Index("ix_incident_zone_occurred", "zone_id", "occurred_at"),  # a zone's months, for the trends
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     client_id: str = Field(max_length=36)

@@ -102,12 +102,9 @@ def test_monthly_figures_of_a_zone(client, story):
     assert t["incidents"]["resolved"] == 1 and t["incidents"]["resolved_share"] == 0.2
     weeks = {w["week_start"]: w["total"] for w in t["incidents"]["by_week"]}
     assert weeks == {"2026-01-26": 2, "2026-03-02": 2, "2026-03-09": 1}  # Sat 31 Jan and Sun 1 Feb share a week
-    assert t["incidents"]["top_blocks"][0] == {
-        "block_id": block_1,
-        "block_name": t["incidents"]["top_blocks"][0]["block_name"],
-        "zone_id": 1,
-        "total": 3,
-    }
+    top = t["incidents"]["top_blocks"][0]
+    assert (top["block_id"], top["zone_id"], top["total"]) == (block_1, 1, 3)
+    assert top["block_name"].startswith("Manzana Z1-") and -12.2 < top["lat"] < -12.1
     assert t["alarms"] == {
         "raised": 3,
         "real": 2,
@@ -129,6 +126,10 @@ def test_a_month_without_incidents_and_a_zone_without_alarms(client, story):
     police, _ = story
     t = trends(client, police, "zone_id=2&from=2026-02&to=2026-03")
     assert [m["total"] for m in t["incidents"]["by_month"]] == [0, 1]
+    assert t["alarms"].pop("by_month") == [
+        {"month": "2026-02", "real": 0, "false_alarm": 0, "open": 0},
+        {"month": "2026-03", "real": 0, "false_alarm": 0, "open": 0},
+    ]
     assert t["alarms"] == {
         "raised": 0,
         "real": 0,
@@ -137,7 +138,9 @@ def test_a_month_without_incidents_and_a_zone_without_alarms(client, story):
         "real_share": None,
         "false_alarm_share": None,
     }
-    assert t["response_times"]["alarm_to_acknowledgement"] == {"median_s": None, "p90_s": None, "n": 0}
+    assert t["response_times"]["alarm_to_acknowledgement"]["n"] == 0
+    assert t["response_times"]["alarm_to_acknowledgement"]["median_s"] is None
+    assert sum(h["count"] for h in t["response_times"]["alarm_to_acknowledgement"]["histogram"]) == 0
     assert t["comparison"]["previous_month"] == {"month": "2026-02", "incidents": 0, "change": 1, "change_pct": None}
 
 
@@ -153,6 +156,7 @@ def test_district_trends_for_police_and_refusals(client, story, make_person):
     police, _ = story
     district = trends(client, police, "from=2026-03&to=2026-03")
     assert district["zone_id"] is None and district["incidents"]["total"] == 4
+    assert district["last_month_by_zone"] == {"1": 3, "2": 1}
     coordinator = make_person("coordinator", zone_id=1)
     assert trends(client, coordinator, "zone_id=1&from=2026-03&to=2026-03")["incidents"]["total"] == 3
     assert client.get("/api/v1/trends?from=2026-03&to=2026-03", headers=coordinator.headers).status_code == 403
