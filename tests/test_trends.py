@@ -105,6 +105,9 @@ def test_monthly_figures_of_a_zone(client, story):
     top = t["incidents"]["top_blocks"][0]
     assert (top["block_id"], top["zone_id"], top["total"]) == (block_1, 1, 3)
     assert top["block_name"].startswith("Manzana Z1-") and -12.2 < top["lat"] < -12.1
+    by_month = t["alarms"].pop("by_month")
+    assert by_month[-1] == {"month": "2026-03", "real": 2, "false_alarm": 1, "open": 0}
+    assert [m["real"] + m["false_alarm"] for m in by_month[:2]] == [0, 0]
     assert t["alarms"] == {
         "raised": 3,
         "real": 2,
@@ -113,6 +116,16 @@ def test_monthly_figures_of_a_zone(client, story):
         "real_share": 0.6667,
         "false_alarm_share": 0.3333,
     }
+    histogram = t["response_times"]["alarm_to_acknowledgement"].pop("histogram")
+    assert {h["bucket"]: h["count"] for h in histogram} == {
+        "<1 min": 1,
+        "1-5 min": 1,
+        "5-15 min": 1,
+        "15-60 min": 0,
+        ">60 min": 0,
+    }  # 30 s, 90 s, 600 s
+    t["response_times"]["incident_to_acknowledgement"].pop("histogram")
+    assert t["last_month_by_zone"] == {"1": 3}
     # nearest rank: median of (30, 90, 600) is 90, p90 is 600; of (60, 120, 300): 120 and 300
     assert t["response_times"]["alarm_to_acknowledgement"] == {"median_s": 90.0, "p90_s": 600.0, "n": 3}
     assert t["response_times"]["incident_to_acknowledgement"] == {"median_s": 120.0, "p90_s": 300.0, "n": 3}
