@@ -13,6 +13,7 @@ from typing import Any
 import folium
 from branca.element import Figure
 from folium.plugins import HeatMap, MarkerCluster
+from markupsafe import escape
 
 # Sequential reds, light to dark, for zone counts (ColorBrewer Reds, 6 classes).
 ZONE_COLOURS = ("#fee5d9", "#fcbba1", "#fc9272", "#fb6a4a", "#de2d26", "#a50f15")
@@ -57,6 +58,11 @@ class MapLabels:
     count_tooltip: str  # e.g. "Incidentes"
 
 
+def as_html_text(value: object) -> str:
+    """Text made safe for the places folium pastes as HTML (tooltips), even inside JS template literals."""
+    return str(escape(str(value))).replace("`", "&#96;").replace("$", "&#36;")
+
+
 def zone_colour(*, count: int, maximum: int) -> str:
     """The fill colour of a zone with `count` incidents when the busiest zone has `maximum`."""
     if count <= 0 or maximum <= 0:
@@ -74,6 +80,7 @@ def build_live_map(
     labels: MapLabels,
     count_labels: dict[int, str] | None = None,
     tiles: bool = True,
+    layer_control: bool = True,
 ) -> folium.Map:
     """A folium map of `zones` (an EPSG:4326 FeatureCollection with `id` and `name`).
 
@@ -101,7 +108,8 @@ def build_live_map(
                 "geometry": feature["geometry"],
                 "properties": {
                     "id": feature["id"],
-                    "name": feature["properties"]["name"],
+                    # folium's tooltip pastes properties as HTML: names from boundary files are escaped
+                    "name": as_html_text(feature["properties"]["name"]),
                     "count": zone_counts.get(feature["id"], 0),
                     "count_label": (count_labels or {}).get(
                         feature["id"], str(zone_counts.get(feature["id"], 0))
@@ -145,9 +153,42 @@ def build_live_map(
         ("markerclusterdefaultcss", assets.markercluster_default_css),
     ]
     cluster.add_to(fmap)
-    folium.LayerControl(collapsed=True).add_to(fmap)
+    if layer_control:  # last: it lists the layers added before it
+        folium.LayerControl(collapsed=True).add_to(fmap)
     fmap.ronda_cluster_name = cluster.get_name()  # type: ignore[attr-defined]
     fmap.ronda_heat_name = heat_layer.get_name()  # type: ignore[attr-defined]
+    return fmap
+
+
+def build_month_map(
+    *,
+    zones: dict[str, Any],
+    zone_counts: dict[int, int],
+    count_labels: dict[int, str],
+    top_blocks: list[dict[str, Any]],
+    assets: AssetUrls,
+    labels: MapLabels,
+    tiles: bool = True,
+) -> folium.Map:
+    """A choropleth of one month's incidents by zone, with the top blocks marked (no live layer)."""
+    fmap = build_live_map(
+        zones=zones, zone_counts=zone_counts, count_labels=count_labels, heat=[], assets=assets, labels=labels,
+        tiles=tiles, layer_control=False,
+    )  # fmt: skip
+    biggest = max((b["total"] for b in top_blocks), default=1)
+    layer = folium.FeatureGroup(name=labels.incidents).add_to(fmap)
+    for rank, block in enumerate(top_blocks, start=1):
+        folium.CircleMarker(
+            location=[block["lat"], block["lon"]],
+            radius=6 + 10 * block["total"] / biggest,
+            color="#ffffff",
+            weight=2,
+            fill=True,
+            fill_color="#08306b",
+            fill_opacity=0.85,
+            tooltip=as_html_text(f"{rank}. {block['block_name']}: {block['total']}"),
+        ).add_to(layer)
+    folium.LayerControl(collapsed=True).add_to(fmap)
     return fmap
 
 

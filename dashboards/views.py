@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,15 +21,17 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import format_decimal, get_locale, gettext
+from flask_babel import format_date, format_decimal, format_percent, get_locale, gettext
 from sqlmodel import Session
 
-from dashboards.livemap import KIND_COLOURS, AssetUrls, MapLabels, build_live_map, map_parts
+from dashboards.livemap import KIND_COLOURS, AssetUrls, MapLabels, build_live_map, build_month_map, map_parts
 from dashboards.mapdata import WINDOWS, map_data
+from dashboards.trends import Month, TrendsError, compute_trends
 from security.auth import AuthError, authenticate, issue_token, viewer_of
 from security.context import ronda
 from security.kinds import KINDS
 from security.models import User
+from zones.database import LIMA, utcnow
 from zones.service import zones_feature_collection
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web")
@@ -40,6 +43,7 @@ VENDOR_DIRS = {
     "leaflet.markercluster": "leaflet.markercluster/dist",
     "leaflet.heat": "leaflet.heat/dist",
     "socket.io-client": "socket.io-client/dist",
+    "chart.js": "chart.js/dist",
 }
 
 
@@ -216,10 +220,7 @@ def live_map() -> ResponseReturnValue:
     fmap = build_live_map(
         zones=zones,
         zone_counts=data.zone_counts,
-        count_labels={
-            f["id"]: format_decimal(data.zone_counts.get(f["id"], 0))
-            for f in zones["features"]
-        },
+        count_labels={f["id"]: format_decimal(data.zone_counts.get(f["id"], 0)) for f in zones["features"]},
         heat=data.heat,
         assets=asset_urls(),
         labels=MapLabels(
@@ -291,3 +292,104 @@ def live_map() -> ResponseReturnValue:
 def home() -> ResponseReturnValue:
     """The front door: the map for signed-in people, the sign-in page for the others."""
     return redirect(url_for("web.live_map"))
+
+
+# --- monthly trends -----------------------------------------------------------------------
+
+
+def _month_label(month: Month) -> str:
+    return format_date(date(month.year, month.month, 1), "MMMM yyyy")
+
+
+@web.get("/tendencias")
+def trends_page() -> ResponseReturnValue:
+    """The committees' monthly review: charts, the month's map and the table."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+    viewer = viewer_of(user)
+    today = utcnow().astimezone(LIMA)
+    default_last = Month(today.year, today.month)
+    zone_text = request.args.get("zona", "")
+    error = None
+    try:
+        last = Month.parse(request.args.get("hasta") or str(default_last))
+        first = Month.parse(request.args.get("desde") or str(last.shift(-5)))
+    except TrendsError:
+        error = gettext("Elija meses válidos (AAAA-MM).")
+        last, first = default_last, default_last.shift(-5)
+    # Police and admins pick a zone or the district; everyone else reviews their own zone.
+    zone_id = viewer.zone_id if not viewer.sees_all_zones else int(zone_text) if zone_text.isdigit() else None
+    db = _db()
+    zones = zones_feature_collection(session=db)
+    figures = None
+    if error is None:
+        try:
+            figures = compute_trends(session=db, zone_id=zone_id, first=first, last=last)
+        except TrendsError:
+            error = gettext("Rango de meses no válido (desde ≤ hasta, máximo 36 meses, zona existente).")
+    if figures is None:
+        return render_template(
+            "trends.html", error=error, figures=None, zones=zones["features"], zone_id=zone_id, user=user,
+            first=str(first), last=str(last), may_choose_zone=viewer.sees_all_zones,
+        ), 400  # fmt: skip
+    shown = dict(zones)
+    if not viewer.sees_all_zones:
+        shown["features"] = [f for f in zones["features"] if f["id"] == viewer.zone_id]
+    counts = {int(k): v for k, v in figures["last_month_by_zone"].items()}
+    fmap = build_month_map(
+        zones=shown,
+        zone_counts=counts,
+        count_labels={f["id"]: format_decimal(counts.get(f["id"], 0)) for f in shown["features"]},
+        top_blocks=figures["incidents"]["top_blocks"],
+        assets=asset_urls(),
+        labels=MapLabels(
+            zones=gettext("Zonas"),
+            incidents=gettext("Manzanas con más incidentes"),
+            heat=gettext("Mapa de calor"),
+            zone_tooltip=gettext("Zona"),
+            count_tooltip=gettext("Incidentes en el mes"),
+        ),
+        tiles=current_app.config.get("MAP_TILES", True),
+    )
+    months = [Month.parse(m) for m in figures["months"]]
+    chart_data = {
+        "months": [_month_label(m) for m in months],
+        "kinds": kind_labels(),
+        "colours": KIND_COLOURS,
+        "incidents": figures["incidents"]["by_month"],
+        "alarms": figures["alarms"]["by_month"],
+        "histograms": {
+            "alarms": figures["response_times"]["alarm_to_acknowledgement"]["histogram"],
+            "incidents": figures["response_times"]["incident_to_acknowledgement"]["histogram"],
+        },
+        "text": {
+            "real": gettext("Reales"),
+            "false_alarm": gettext("Falsas alarmas"),
+            "alarms": gettext("Alarmas: de la alarma a la atención"),
+            "incidents": gettext("Incidentes: del reporte a la atención"),
+            "count": gettext("Cantidad"),
+        },
+        "locale": "en-GB" if str(get_locale()) == "en" else "es-PE",
+    }
+    return render_template(
+        "trends.html",
+        error=None,
+        figures=figures,
+        zones=zones["features"],
+        zone_id=zone_id,
+        zone_name=figures["zone_name"] or gettext("Todo el distrito"),
+        user=user,
+        first=str(first),
+        last=str(last),
+        last_label=_month_label(last),
+        month_label=_month_label,
+        month_of=Month.parse,
+        may_choose_zone=viewer.sees_all_zones,
+        parts=map_parts(fmap),
+        chart_data=chart_data,
+        kinds=kind_labels(),
+        fmt=format_decimal,
+        pct=format_percent,
+        minutes=lambda s: "—" if s is None else format_decimal(round(s / 60, 1)),
+    )

@@ -224,3 +224,26 @@ def test_signing_in_with_a_wrong_password_says_so(browser, live_server, make_per
     page.fill("input[name=password]", "otra-clave-mala")
     page.click("button[type=submit]")
     assert "Usuario o contraseña incorrectos." in page.inner_text(".error")
+
+
+def test_the_trends_page_draws_its_charts(browser, live_server, make_person):
+    make_person("coordinator", zone_id=1, username="coordinadora")
+    make_person("volunteer", zone_id=1, username="volt")
+    report(live_server, "volt", 1)
+    context = browser.new_context(locale="es-PE", viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live_server.url}/tendencias")
+    page.fill("input[name=username]", "coordinadora")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-charts=ready]", timeout=10_000)
+    for chart in ("chart-kinds", "chart-alarms", "chart-response"):
+        drawn = page.evaluate(
+            f"() => Chart.getChart('{chart}') !== undefined && Chart.getChart('{chart}').data.datasets.length"
+        )
+        assert drawn, chart
+    assert page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() >= 1
+    assert "Nueva Esperanza" in page.inner_text("h1")
+    assert errors == []
