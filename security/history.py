@@ -8,7 +8,6 @@ Imported history produces no live events: it is the past, not news.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import uuid
@@ -126,7 +125,7 @@ def _client_id(row: dict[str, Any]) -> str:
         if isinstance(external, str) and external.strip()
         else "|".join(str(row.get(name) or "").strip() for name in (*REQUIRED, "status", "severity", "description"))
     )
-    return str(uuid.uuid5(_NAMESPACE, hashlib.sha256(key.encode()).hexdigest()))
+    return str(uuid.uuid5(_NAMESPACE, key))
 
 
 def prepare_chunk(
