@@ -75,17 +75,23 @@ def raise_alarm(
     for _ in range(3):
         active = _active_alarm(session=session, block_id=block_id)
         if active is not None:
-            active.trigger_count += 1
-            session.add(active)
-            session.add(AlarmTrigger(alarm_id=active.id, origin=origin, client_id=client_id))  # type: ignore[arg-type]
             try:
                 with session.begin_nested():
+                    session.add(AlarmTrigger(alarm_id=active.id, origin=origin, client_id=client_id))  # type: ignore[arg-type]
                     session.flush()
             except IntegrityError:
                 replay = _trigger(session=session, origin=origin, client_id=client_id)
                 if replay is None:
                     raise
                 return session.get(Alarm, replay.alarm_id), None, False  # type: ignore[return-value]
+            # Counted in the database: simultaneous presses must not overwrite each other's count.
+            session.execute(
+                update(Alarm)
+                .where(col(Alarm.id) == active.id)
+                .values(trigger_count=col(Alarm.trigger_count) + 1)
+                .execution_options(synchronize_session=False)
+            )
+            session.refresh(active)
             return active, None, False
         alarm = Alarm(
             zone_id=zone_id,

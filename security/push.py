@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app, request
-from flask_socketio import SocketIO, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from sqlmodel import Session
 
 from security.auth import AuthError, Viewer, user_from_token, viewer_of
@@ -67,7 +67,7 @@ def on_connect(auth: dict[str, Any] | None = None) -> None:
     """A dashboard or phone connects with auth={"token": ...}; anything else is refused."""
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
-        raise ConnectionRefusedError({"error": "unauthorized", "reason": "missing"})
+        raise ConnectionRefusedError("unauthorized", {"reason": "missing"})
     state = ronda()
     with Session(state.engine) as session:
         try:
@@ -78,7 +78,7 @@ def on_connect(auth: dict[str, Any] | None = None) -> None:
                 max_age=current_app.config["TOKEN_TTL_SECONDS"],
             )
         except AuthError as exc:
-            raise ConnectionRefusedError({"error": "unauthorized", "reason": exc.reason}) from exc
+            raise ConnectionRefusedError("unauthorized", {"reason": exc.reason}) from exc
         viewer = viewer_of(user)
     _viewers[request.sid] = viewer  # type: ignore[attr-defined]
     join_room(room_of(viewer))
