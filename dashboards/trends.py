@@ -1,8 +1,11 @@
 """Monthly trends for committees, computed with SQL aggregates (SQLite and PostgreSQL alike).
 
 Months are calendar months in Lima time. Durations are in seconds; percentiles are
-nearest-rank (the p-th percentile of n sorted values is the value at rank ceil(p * n)),
-computed in the database with window functions, so no incident row travels to Python.
+nearest-rank (the p-th percentile of n sorted values is the value at rank ceil(p * n)).
+Incident figures read the monthly roll-ups (security.rollups), so they cost the same with a
+million incidents as with a thousand; report-to-acknowledgement times are bucketed there
+(10 s steps under 10 minutes, 1 minute under an hour, 5 minutes beyond). Alarm figures are
+aggregated in SQL over the alarms themselves (window functions for the percentiles).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from sqlalchemy import ColumnElement, case, func, text
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session, col, select
 
-from security.models import Alarm, Incident
+from security.models import Alarm
+from security.rollups import AckMonth, BlockMonth, IncidentMonth, IncidentWeek
 from zones.database import LIMA
 from zones.models import Block, Zone
 
@@ -119,8 +123,33 @@ def _histogram(session: Session, durations: Any) -> list[dict[str, Any]]:
     return [{"bucket": label, "count": int(counts.get(label, 0))} for _, label in BUCKETS]
 
 
+def _distribution_figures(rows: list[tuple[int, int]]) -> dict[str, Any]:
+    """Median, p90 (nearest rank) and histogram of a bucketed distribution [(seconds, count)]."""
+    rows = sorted((int(s), int(n)) for s, n in rows if n)
+    n = sum(count for _, count in rows)
+    histogram = {label: 0 for _, label in BUCKETS}
+    for seconds, count in rows:
+        label = next(label for limit, label in BUCKETS if limit is None or seconds < limit)
+        histogram[label] += count
+    figures: dict[str, Any] = {"median_s": None, "p90_s": None, "n": n}
+    if n:
+        for key, rank in (("median_s", (n + 1) // 2), ("p90_s", (9 * n + 9) // 10)):
+            seen = 0
+            for seconds, count in rows:
+                seen += count
+                if seen >= rank:
+                    figures[key] = float(seconds)
+                    break
+    figures["histogram"] = [{"bucket": label, "count": histogram[label]} for _, label in BUCKETS]
+    return figures
+
+
 def compute_trends(*, session: Session, zone_id: int | None, first: Month, last: Month) -> dict[str, Any]:
-    """The committee figures of a zone (or the district, zone_id None) from `first` to `last`."""
+    """The committee figures of a zone (or the district, zone_id None) from `first` to `last`.
+
+    Incident figures come from the monthly roll-ups (a few thousand rows whatever the
+    history); alarm figures from the alarms themselves, with SQL aggregates.
+    """
     months = first.until(last)
     if not months:
         raise TrendsError("'from' is after 'to'")
@@ -135,58 +164,64 @@ def compute_trends(*, session: Session, zone_id: int | None, first: Month, last:
             raise TrendsError(f"there is no zone {zone_id}")
         zone_name = zone.name
 
-    def in_range(column: Any, model: Any) -> list[ColumnElement[bool]]:
-        conditions = [column >= start, column < end]
+    def scope(model: Any, *, only: Month | None = None) -> list[ColumnElement[bool]]:
+        if only is not None:
+            conditions = [col(model.month) == str(only)]
+        else:
+            conditions = [col(model.month) >= str(first), col(model.month) <= str(last)]
         if zone_id is not None:
-            conditions.append(model.zone_id == zone_id)
+            conditions.append(col(model.zone_id) == zone_id)
         return conditions
 
-    incident_where = in_range(col(Incident.occurred_at), Incident)
-    month = _month_expr(dialect, col(Incident.occurred_at)).label("month")
     by_month_kind = session.execute(
-        select(month, Incident.kind, func.count().label("n")).where(*incident_where).group_by(month, Incident.kind)
+        select(IncidentMonth.month, IncidentMonth.kind, func.sum(IncidentMonth.total))
+        .where(*scope(IncidentMonth))
+        .group_by(col(IncidentMonth.month), col(IncidentMonth.kind))
     ).all()
-    week = _week_expr(dialect, col(Incident.occurred_at)).label("week")
-    by_week = session.execute(select(week, func.count()).where(*incident_where).group_by(week).order_by(week)).all()
-    resolved = session.execute(
-        select(func.count()).where(*incident_where, col(Incident.status) == "resolved")
-    ).scalar_one()
-    top_blocks = session.execute(
-        select(  # type: ignore[call-overload]
-            Block.id, Block.name, Block.zone_id, Block.center_lat, Block.center_lon, func.count().label("n")
-        )
-        .select_from(Incident)
-        .join(Block, col(Block.id) == col(Incident.block_id))
-        .where(*incident_where)
-        .group_by(col(Block.id), col(Block.name), col(Block.zone_id), col(Block.center_lat), col(Block.center_lon))
-        .order_by(text("n DESC"), col(Block.id))
+    resolved = session.execute(select(func.sum(IncidentMonth.resolved)).where(*scope(IncidentMonth))).scalar_one()
+    by_week = session.execute(
+        select(IncidentWeek.week, func.sum(IncidentWeek.total))
+        .where(*scope(IncidentWeek))
+        .group_by(col(IncidentWeek.week))
+        .order_by(col(IncidentWeek.week))
+    ).all()
+    top_totals = session.execute(
+        select(BlockMonth.block_id, func.sum(BlockMonth.total).label("n"))
+        .where(*scope(BlockMonth))
+        .group_by(col(BlockMonth.block_id))
+        .order_by(text("n DESC"), col(BlockMonth.block_id))
         .limit(10)
     ).all()
+    blocks = {
+        b.id: b for b in session.exec(select(Block).where(col(Block.id).in_([row[0] for row in top_totals]))).all()
+    }
+    ack_rows = session.execute(
+        select(AckMonth.seconds, func.sum(AckMonth.total)).where(*scope(AckMonth)).group_by(col(AckMonth.seconds))
+    ).all()
+    zone_month = session.execute(
+        select(IncidentMonth.zone_id, func.sum(IncidentMonth.total))
+        .where(*scope(IncidentMonth, only=last))
+        .group_by(col(IncidentMonth.zone_id))
+    ).all()
 
-    alarm_where = in_range(col(Alarm.raised_at), Alarm)
+    def alarm_scope() -> list[ColumnElement[bool]]:
+        conditions = [col(Alarm.raised_at) >= start, col(Alarm.raised_at) < end]
+        if zone_id is not None:
+            conditions.append(col(Alarm.zone_id) == zone_id)
+        return conditions
+
     alarm_month = _month_expr(dialect, col(Alarm.raised_at)).label("month")
     alarm_rows = session.execute(
-        select(alarm_month, Alarm.outcome, func.count()).where(*alarm_where).group_by(alarm_month, col(Alarm.outcome))
+        select(alarm_month, Alarm.outcome, func.count()).where(*alarm_scope()).group_by(alarm_month, col(Alarm.outcome))
     ).all()
     alarm_counts: dict[str | None, int] = {}
     alarms_by_month: dict[str, dict[str, int]] = {str(m): {"real": 0, "false_alarm": 0, "open": 0} for m in months}
     for month_key, outcome, n in alarm_rows:
         alarm_counts[outcome] = alarm_counts.get(outcome, 0) + int(n)
         alarms_by_month.setdefault(month_key, {"real": 0, "false_alarm": 0, "open": 0})[outcome or "open"] += int(n)
-    last_month_where = [col(Incident.occurred_at) >= last.start_utc(), col(Incident.occurred_at) < end]
-    if zone_id is not None:
-        last_month_where.append(col(Incident.zone_id) == zone_id)
-    zone_month = session.execute(
-        select(Incident.zone_id, func.count()).where(*last_month_where).group_by(col(Incident.zone_id))
-    ).all()
     alarm_ack = (
         select(_seconds_expr(dialect, col(Alarm.acknowledged_at), col(Alarm.raised_at)).label("d"))
-        .where(*alarm_where, col(Alarm.acknowledged_at).is_not(None))
-        .subquery()
-    )
-    incident_ack = (
-        select(_seconds_expr(dialect, col(Incident.acknowledged_at), col(Incident.reported_at)).label("d"))
-        .where(*incident_where, col(Incident.acknowledged_at).is_not(None))
+        .where(*alarm_scope(), col(Alarm.acknowledged_at).is_not(None))
         .subquery()
     )
 
@@ -198,9 +233,10 @@ def compute_trends(*, session: Session, zone_id: int | None, first: Month, last:
         for kind, n in kinds.items():
             by_kind[kind] = by_kind.get(kind, 0) + n
     total = sum(by_kind.values())
+    resolved = int(resolved or 0)
     real = int(alarm_counts.get("real", 0))
     false_alarm = int(alarm_counts.get("false_alarm", 0))
-    raised = sum(int(n) for n in alarm_counts.values())
+    raised = sum(alarm_counts.values())
     closed = real + false_alarm
 
     return {
@@ -214,18 +250,19 @@ def compute_trends(*, session: Session, zone_id: int | None, first: Month, last:
             "by_kind": dict(sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0]))),
             "by_month": [{"month": m, "total": sum(k.values()), "by_kind": k} for m, k in by_month.items()],
             "by_week": [{"week_start": str(w), "total": int(n)} for w, n in by_week],
-            "resolved": int(resolved),
-            "resolved_share": round(int(resolved) / total, 4) if total else None,
+            "resolved": resolved,
+            "resolved_share": round(resolved / total, 4) if total else None,
             "top_blocks": [
                 {
-                    "block_id": b.id,
-                    "block_name": b.name,
-                    "zone_id": b.zone_id,
-                    "lat": b.center_lat,
-                    "lon": b.center_lon,
-                    "total": int(b.n),
+                    "block_id": block_id,
+                    "block_name": blocks[block_id].name,
+                    "zone_id": blocks[block_id].zone_id,
+                    "lat": blocks[block_id].center_lat,
+                    "lon": blocks[block_id].center_lon,
+                    "total": int(n),
                 }
-                for b in top_blocks
+                for block_id, n in top_totals
+                if block_id in blocks
             ],
         },
         "alarms": {
@@ -242,27 +279,21 @@ def compute_trends(*, session: Session, zone_id: int | None, first: Month, last:
                 **_percentiles(session, alarm_ack),
                 "histogram": _histogram(session, alarm_ack),
             },
-            "incident_to_acknowledgement": {
-                **_percentiles(session, incident_ack),
-                "histogram": _histogram(session, incident_ack),
-            },
+            "incident_to_acknowledgement": _distribution_figures([(s, n) for s, n in ack_rows]),
         },
         "last_month_by_zone": {int(z): int(n) for z, n in zone_month},
-        "comparison": _comparison(session=session, zone_id=zone_id, month=last, dialect=dialect),
+        "comparison": _comparison(session=session, zone_id=zone_id, month=last),
     }
 
 
 def _count_month(session: Session, *, zone_id: int | None, month: Month) -> int:
-    conditions = [
-        col(Incident.occurred_at) >= month.start_utc(),
-        col(Incident.occurred_at) < month.shift(1).start_utc(),
-    ]
+    conditions = [col(IncidentMonth.month) == str(month)]
     if zone_id is not None:
-        conditions.append(col(Incident.zone_id) == zone_id)
-    return int(session.execute(select(func.count()).where(*conditions)).scalar_one())
+        conditions.append(col(IncidentMonth.zone_id) == zone_id)
+    return int(session.execute(select(func.sum(IncidentMonth.total)).where(*conditions)).scalar_one() or 0)
 
 
-def _comparison(*, session: Session, zone_id: int | None, month: Month, dialect: Dialect) -> dict[str, Any]:
+def _comparison(*, session: Session, zone_id: int | None, month: Month) -> dict[str, Any]:
     """The last month of the range against the month before and the same month a year before."""
     current = _count_month(session, zone_id=zone_id, month=month)
 

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import security.models  # noqa: F401  (registers the tables)
+import security.rollups  # noqa: F401
 import zones.models  # noqa: F401
 from zones.database import make_engine
 

@@ -28,6 +28,7 @@ from werkzeug.security import generate_password_hash
 
 from security.kinds import KINDS
 from security.models import DESCRIPTION_MAX, Alarm, Incident, User, clean_text
+from security.rollups import roll_up
 from zones.database import EARLIEST, LIMA, utcnow
 from zones.geometry import CRS
 from zones.models import Block, Zone
@@ -231,8 +232,10 @@ def insert_incidents(*, session: Session, rows: list[dict[str, Any]]) -> int:
     statement = (
         f"INSERT INTO incident ({names}) VALUES ({placeholders}) ON CONFLICT (reporter_id, client_id) DO NOTHING"
     )
-    session.connection().exec_driver_sql(statement, values)  # type: ignore[arg-type]
-    # New rows get ids above the previous maximum: counting them is a primary-key range scan.
+    connection = session.connection()
+    connection.exec_driver_sql(statement, values)  # type: ignore[arg-type]
+    # New rows get ids above the previous maximum: counting and rolling them up is a range scan.
+    roll_up(connection, where="id > :after", params={"after": before})
     return int(session.exec(select(func.count()).where(col(Incident.id) > before)).one())
 
 

@@ -237,3 +237,35 @@ def test_exports_parse_and_carry_no_reporter_for_a_neighbour(client, make_person
         assert feature["properties"]["reporter"] is None and feature["properties"]["zone_name"] == "Nueva Esperanza"
     assert client.get("/api/v1/incidents?format=csv&zone_id=2", headers=neighbor.headers).status_code == 403
     assert client.get("/api/v1/incidents?format=xls", headers=police.headers).status_code == 422
+
+
+def test_the_roll_ups_always_equal_a_recount(app, client, make_person, runner, tmp_path):
+    """Reports, status changes and a bulk import keep the roll-ups equal to counting again."""
+    from sqlalchemy import text
+
+    from security.rollups import roll_up
+
+    volunteer = make_person("volunteer", zone_id=1)
+    police = make_person("police")
+    made = [
+        client.post("/api/v1/incidents", json=incident_body(1), headers=volunteer.headers).get_json() for _ in range(3)
+    ]
+    for status in ("acknowledged", "dispatched", "resolved"):
+        client.patch(f"/api/v1/incidents/{made[0]['id']}", json={"status": status}, headers=police.headers)
+    client.patch(f"/api/v1/incidents/{made[1]['id']}", json={"status": "dismissed"}, headers=police.headers)
+    history = tmp_path / "h.csv"
+    history.write_text(
+        "kind,lat,lon,occurred_at,status,acknowledged_at\n"
+        f"assault,{ZONE_POINTS[2][0]},{ZONE_POINTS[2][1]},2025-01-05T10:00:00,resolved,2025-01-05T10:04:00\n"
+        f"robbery,{ZONE_POINTS[3][0]},{ZONE_POINTS[3][1]},2025-01-06T10:00:00,dismissed,\n"
+    )
+    assert runner.invoke(args=["incidents", "import", str(history)]).exit_code == 0
+    tables = ("rollup_incident_month", "rollup_incident_week", "rollup_block_month", "rollup_ack_month")
+    with app.extensions["ronda"].engine.begin() as connection:
+        kept = {t: sorted(map(tuple, connection.execute(text(f"SELECT * FROM {t}")).all())) for t in tables}
+        for table in tables:
+            connection.execute(text(f"DELETE FROM {table}"))
+        roll_up(connection, where="1 = 1")
+        recount = {t: sorted(map(tuple, connection.execute(text(f"SELECT * FROM {t}")).all())) for t in tables}
+    assert kept == recount
+    assert any(row[4] == 1 for row in kept["rollup_incident_month"])  # the resolved one is counted as resolved
