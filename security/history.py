@@ -223,17 +223,31 @@ def insert_incidents(*, session: Session, rows: list[dict[str, Any]]) -> int:
     dialect = session.get_bind().dialect.name
     before = session.exec(select(func.max(Incident.id))).one() or 0
     names = ", ".join(_COLUMNS)
-    if dialect == "sqlite":
+    connection = session.connection()
+    if dialect == "postgresql":
+        # COPY into a scratch table, then one INSERT ... SELECT: an order of magnitude faster
+        # than row-by-row inserts, with the same ON CONFLICT guard.
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS incident_load ON COMMIT DROP AS "
+                f"SELECT {names} FROM incident WITH NO DATA"
+            )
+            with cursor.copy(f"COPY incident_load ({names}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(tuple(r[c] for c in _COLUMNS))
+            cursor.execute(
+                f"INSERT INTO incident ({names}) SELECT {names} FROM incident_load "
+                "ON CONFLICT (reporter_id, client_id) DO NOTHING"
+            )
+            cursor.execute("TRUNCATE incident_load")
+    else:
         placeholders = ", ".join("?" for _ in _COLUMNS)
         values = [tuple(_sqlite_time(r[c]) if c in _TIMES else r[c] for c in _COLUMNS) for r in rows]
-    else:
-        placeholders = ", ".join("%s" for _ in _COLUMNS)
-        values = [tuple(r[c] for c in _COLUMNS) for r in rows]
-    statement = (
-        f"INSERT INTO incident ({names}) VALUES ({placeholders}) ON CONFLICT (reporter_id, client_id) DO NOTHING"
-    )
-    connection = session.connection()
-    connection.exec_driver_sql(statement, values)  # type: ignore[arg-type]
+        connection.exec_driver_sql(
+            f"INSERT INTO incident ({names}) VALUES ({placeholders}) ON CONFLICT (reporter_id, client_id) DO NOTHING",
+            values,  # type: ignore[arg-type]
+        )
     # New rows get ids above the previous maximum: counting and rolling them up is a range scan.
     roll_up(connection, where="id > :after", params={"after": before})
     return int(session.exec(select(func.count()).where(col(Incident.id) > before)).one())

@@ -373,3 +373,20 @@ def test_a_live_server_on_postgresql_pushes_a_report(live_server, make_person, c
     incident = report(live_server, make_person("volunteer", zone_id=4), 4)
     heard = police.wait_for("incident_reported", deadline=sent + 1.0, match=about(incident["id"]))
     assert heard["zone_id"] == 4 and heard["data"]["status"] == "reported"
+
+
+def test_history_import_and_trends_on_postgresql(app, client, runner, make_person, tmp_path):
+    """The COPY-based import, its idempotency, the roll-ups and the trends, on PostgreSQL."""
+    from tests.test_history import CSV_TEXT
+
+    path = tmp_path / "historial.csv"
+    path.write_text(CSV_TEXT + "\n")
+    first = runner.invoke(args=["incidents", "import", str(path)])
+    assert "Read 8 rows: 2 added, 0 already present, 6 refused." in first.output, first.output
+    second = runner.invoke(args=["incidents", "import", str(path)])
+    assert "0 added, 2 already present" in second.output
+    police = make_person("police")
+    figures = client.get("/api/v1/trends?from=2025-06&to=2025-06", headers=police.headers).get_json()
+    assert figures["incidents"]["by_kind"] == {"assault": 1, "robbery": 1}
+    assert figures["incidents"]["resolved"] == 2
+    assert figures["last_month_by_zone"] == {"1": 1, "2": 1}
