@@ -28,6 +28,8 @@ from flask_openapi3 import Info, OpenAPI
 from sqlmodel import Session
 
 from dashboards import api as dashboards_api
+from dashboards import cli as dashboards_cli
+from dashboards.report_views import report_web
 from dashboards.views import web
 from security import api as security_api
 from security import cli as security_cli
@@ -176,7 +178,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     security_api.init_app(app)
     dashboards_api.init_app(app)
     security_cli.init_app(app)
+    dashboards_cli.init_app(app)
     app.register_blueprint(web)
+    app.register_blueprint(report_web)
     socketio.init_app(
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],

@@ -111,9 +111,7 @@ def build_live_map(
                     # folium's tooltip pastes properties as HTML: names from boundary files are escaped
                     "name": as_html_text(feature["properties"]["name"]),
                     "count": zone_counts.get(feature["id"], 0),
-                    "count_label": (count_labels or {}).get(
-                        feature["id"], str(zone_counts.get(feature["id"], 0))
-                    ),
+                    "count_label": (count_labels or {}).get(feature["id"], str(zone_counts.get(feature["id"], 0))),
                     "fill": zone_colour(count=zone_counts.get(feature["id"], 0), maximum=maximum),
                 },
             }

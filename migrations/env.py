@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import security.models  # noqa: F401  (registers the tables)
+import security.models
 import security.rollups  # noqa: F401
 import zones.models  # noqa: F401
 from zones.database import make_engine

@@ -38,6 +38,8 @@ def clean_text(value: str | None) -> str | None:
     if value is None:
         return None
     return _CONTROL.sub("", value).strip() or None
+
+
 UNKNOWN_KIND = N_("Tipo de incidente desconocido; vea GET /api/v1/incident-kinds.")
 DESCRIPTION_MAX = 2000
 NOTE_MAX = 1000
