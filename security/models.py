@@ -118,10 +118,11 @@ class Incident(IncidentBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     client_id: str = Field(max_length=36)
-    reporter_id: int = Field(foreign_key="user.id", index=True)
-    zone_id: int = Field(foreign_key="zone.id", index=True)
+    # Indexed through uq_incident_reporter_client and ix_incident_zone_occurred (leading columns).
+    reporter_id: int = Field(foreign_key="user.id")
+    zone_id: int = Field(foreign_key="zone.id")
     block_id: int | None = Field(default=None, foreign_key="block.id", index=True)
-    status: str = Field(default="reported", max_length=20, index=True)
+    status: str = Field(default="reported", max_length=20)
     description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     duplicate_of: int | None = Field(default=None, foreign_key="incident.id")
     occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
