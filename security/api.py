@@ -7,6 +7,7 @@ pushes the events and answers with the view the caller's role may see.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
@@ -372,7 +373,8 @@ def report_incident_route(body: IncidentCreate) -> tuple[Response, int]:
     """A patrol volunteer's phone reports an incident."""
     incident, event = incidents.report_incident(session=db(), reporter=me(), data=body, index=ronda().index)
     _commit_and_publish(event)
-    record = incidents.incident_records(session=db(), incidents=[incident])[0]
+    # A new report's record is the one just logged; only a retry needs reading back.
+    record = json.loads(event.data) if event else incidents.incident_records(session=db(), incidents=[incident])[0]
     return jsonify(redact(record, viewer=viewer())), 201 if event is not None else 200
 
 
