@@ -36,11 +36,12 @@ class TrendsQuery(BaseModel):
 def trends_route(query: TrendsQuery) -> Response:
     """A committee prepares its monthly meeting."""
     who = viewer()
-    if not who.sees_all_zones and query.zone_id != who.zone_id:
+    zone_id = query.zone_id if who.sees_all_zones or query.zone_id is not None else who.zone_id
+    if not who.may_see_zone(zone_id) if zone_id is not None else not who.sees_all_zones:
         raise Forbidden("Solo puede consultar su propia zona.")
     try:
         figures = compute_trends(
-            session=db(), zone_id=query.zone_id, first=Month.parse(query.from_), last=Month.parse(query.to)
+            session=db(), zone_id=zone_id, first=Month.parse(query.from_), last=Month.parse(query.to)
         )
     except TrendsError as exc:
         field = "zone_id" if "zone" in str(exc) else "from"

@@ -13,6 +13,7 @@ from dashboards.report import ReportData, report_data, report_labels
 from dashboards.trends import Month, TrendsError
 from dashboards.views import _db, current_user
 from security.auth import viewer_of
+from security.models import parse_id
 from zones.database import LIMA
 
 report_web = Blueprint("report_web", __name__)
@@ -74,9 +75,9 @@ def committee_report_pdf() -> ResponseReturnValue:
     zone_text = request.args.get("zone_id", "").strip()
     zone_id: int | None
     if zone_text:
-        if not zone_text.isdigit():
+        zone_id = parse_id(zone_text)
+        if zone_id is None:
             return _problem(400, gettext("«%(value)s» no es un número de zona.", value=zone_text))
-        zone_id = int(zone_text)
     else:
         # Without a zone, a committee member gets their own zone; police and admins the district.
         zone_id = None if viewer.sees_all_zones else viewer.zone_id

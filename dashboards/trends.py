@@ -45,7 +45,7 @@ class Month:
             month = cls(int(year_text), int(month_text))
         except ValueError as exc:
             raise TrendsError(f"'{value}' is not a month (YYYY-MM)") from exc
-        if not (1990 <= month.year <= 2200 and 1 <= month.month <= 12):
+        if not (1900 <= month.year <= 2200 and 1 <= month.month <= 12):
             raise TrendsError(f"'{value}' is not a month (YYYY-MM)")
         return month
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     g,
@@ -30,7 +31,7 @@ from dashboards.trends import Month, TrendsError, compute_trends
 from security.auth import AuthError, authenticate, issue_token, viewer_of
 from security.context import ronda
 from security.kinds import KINDS
-from security.models import User
+from security.models import User, parse_id
 from zones.database import LIMA, utcnow
 from zones.service import zones_feature_collection
 
@@ -288,6 +289,14 @@ def live_map() -> ResponseReturnValue:
     )
 
 
+@web.after_request
+def _no_store(response: Response) -> Response:
+    # Pages carry an API token and what the viewer may see: never cached, never shared.
+    if request.endpoint in ("web.live_map", "web.trends_page"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @web.get("/")
 def home() -> ResponseReturnValue:
     """The front door: the map for signed-in people, the sign-in page for the others."""
@@ -319,7 +328,7 @@ def trends_page() -> ResponseReturnValue:
         error = gettext("Elija meses válidos (AAAA-MM).")
         last, first = default_last, default_last.shift(-5)
     # Police and admins pick a zone or the district; everyone else reviews their own zone.
-    zone_id = viewer.zone_id if not viewer.sees_all_zones else int(zone_text) if zone_text.isdigit() else None
+    zone_id = viewer.zone_id if not viewer.sees_all_zones else parse_id(zone_text) if zone_text else None
     db = _db()
     zones = zones_feature_collection(session=db)
     figures = None

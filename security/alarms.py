@@ -96,7 +96,7 @@ def raise_alarm(
         alarm = Alarm(
             zone_id=zone_id,
             block_id=block_id,
-            source=data.source,
+            source="device" if device is not None else "app",  # from who authenticated, not a claim
             device_id=pressed.id if pressed is not None else None,
             raised_by=user.id if user is not None else None,
             lat=lat,

@@ -112,6 +112,7 @@ _PROBLEMS = {
     "dict_type": N_("Se esperaba un objeto JSON."),
     "finite_number": N_("Debe ser un número finito."),
     "json_invalid": N_("El cuerpo no es JSON válido."),
+    "string_unicode": N_("El texto no es Unicode válido."),
     "uuid_version": N_("Debe ser un UUID."),
 }
 

@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from security.models import ROLES, ZONE_BOUND_ROLES, AlarmDevice, User
+from security.models import ROLES, ZONE_BOUND_ROLES, AlarmDevice, User, parse_id
 from zones.models import Zone
 
 _TOKEN_SALT = "ronda-api-token"
@@ -149,7 +149,8 @@ def _key_digest(secret: str) -> str:
 def device_from_key(*, session: Session, key: str) -> AlarmDevice:
     """The active device a key belongs to; AuthError('invalid') otherwise."""
     device_id, _, secret = key.partition(".")
-    device = session.get(AlarmDevice, int(device_id)) if device_id.isdigit() else None
+    number = parse_id(device_id)
+    device = session.get(AlarmDevice, number) if number is not None else None
     if (
         device is None
         or not device.active

@@ -63,13 +63,20 @@ def _row(view: dict[str, Any], zone_names: dict[int, str], locale: str) -> list[
     ]
 
 
+def _cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula (=, +, -, @ lead formulas)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def csv_lines(views: Iterable[dict[str, Any]], *, zone_names: dict[int, str], locale: str) -> Iterator[str]:
     """The CSV file, a header then one line per incident view (streamed)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for view in views:
-        writer.writerow(_row(view, zone_names, locale))
+        writer.writerow([_cell(value) for value in _row(view, zone_names, locale)])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -22,6 +22,7 @@ from security.models import (
     IncidentCreate,
     IncidentUpdate,
     User,
+    parse_id,
 )
 from security.visibility import incident_record
 from zones.database import utcnow
@@ -193,9 +194,10 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
-        if prefix != "i" or not number.isdigit():
+        incident_id = parse_id(number)
+        if prefix != "i" or incident_id is None:
             raise ValueError(raw)
-        return int(number)
+        return incident_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationProblem("cursor", "El cursor no es válido.") from exc
 

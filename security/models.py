@@ -20,16 +20,25 @@ from security.errors import N_
 from security.kinds import KINDS
 from zones.database import UTCDateTime, lima_aware, utcnow
 
-Role = Literal["volunteer", "coordinator", "neighbor", "police", "admin"]
 ROLES: tuple[str, ...] = ("volunteer", "coordinator", "neighbor", "police", "admin")
 ZONE_BOUND_ROLES = frozenset({"volunteer", "coordinator", "neighbor"})
 
 IncidentStatus = Literal["reported", "acknowledged", "dispatched", "resolved", "dismissed", "duplicate"]
 OPEN_STATUSES = ("reported", "acknowledged", "dispatched")
-AlarmStatus = Literal["raised", "acknowledged", "resolved"]
 # Ids fit PostgreSQL's integer columns; anything larger is a bad request, not a server error.
 MAX_ID = 2_147_483_647
 Id = Annotated[int, PydanticField(ge=1, le=MAX_ID)]
+
+
+def parse_id(text: str) -> int | None:
+    """An id typed in a URL or header, or None when it is not one ("²", "-1", 10**30...)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -159,11 +168,6 @@ class PersonPublic(SQLModel):
     id: int
     username: str
     display_name: str
-
-
-class Position(SQLModel):
-    lat: float
-    lon: float
 
 
 class IncidentPublic(SQLModel):
@@ -303,15 +307,6 @@ class AlarmPublic(SQLModel):
 
 
 # --- the event log --------------------------------------------------------------------
-
-EventType = Literal[
-    "incident_reported",
-    "incident_updated",
-    "alarm_raised",
-    "alarm_acknowledged",
-    "alarm_escalated",
-    "alarm_resolved",
-]
 
 
 class Event(SQLModel, table=True):

@@ -108,7 +108,8 @@ def redact(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
         return view
     if "reporter" in view and (viewer.role != "police" or view.get("anonymous")):
         view["reporter"] = None
-    if viewer.role != "police":
+    if viewer.role != "police" or view.get("anonymous"):
+        # A phone-made UUID can identify the phone (version 1 carries its MAC address).
         view.pop("client_id", None)
         if "raised_by" in view:
             view["raised_by"] = None

@@ -171,3 +171,9 @@ def test_active_alarms_listing(client, make_person, role):
     viewer = make_person(role, zone_id=1 if role == "neighbor" else None)
     listed = client.get("/api/v1/alarms", headers=viewer.headers).get_json()
     assert {a["zone_id"] for a in listed} == ({1, 2} if role == "police" else {1})
+
+
+def test_the_source_comes_from_who_authenticated(client, make_person):
+    neighbor = make_person("neighbor", zone_id=1)
+    response = raise_(client, neighbor, alarm_body(1, source="device"))  # a phone claiming to be a device
+    assert response.status_code == 201 and response.get_json()["source"] == "app"

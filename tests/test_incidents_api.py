@@ -323,3 +323,36 @@ def test_a_failed_live_push_does_not_fail_the_report(client, make_person, monkey
     police = make_person("police")
     events = client.get("/api/v1/events?since=0", headers=police.headers).get_json()["events"]
     assert [e["data"]["id"] for e in events] == [response.get_json()["id"]]
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        ("/api/v1/incidents?cursor=aTo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5", {}),  # base64 of an absurd id
+    ],
+)
+def test_absurd_cursors_are_422(client, make_person, url, headers):
+    police = make_person("police")
+    response = client.get(url, headers={**police.headers, **headers})
+    assert response.status_code == 422 and "cursor" in fields_of(response)
+
+
+def test_absurd_device_keys_are_401_not_500(client):
+    for key in ("².x", "99999999999999999999999.x", "abc", "."):
+        body = {"client_id": str(uuid.uuid4()), "source": "device"}
+        assert client.post("/api/v1/alarms", json=body, headers={"X-Device-Key": key}).status_code == 401
+
+
+def test_anonymous_reports_hide_the_phone_generated_id_from_police(client, make_person):
+    volunteer = make_person("volunteer", zone_id=1)
+    created = post(client, volunteer, incident_body(1, anonymous=True)).get_json()
+    police, admin = make_person("police"), make_person("admin")
+    assert "client_id" not in client.get(f"/api/v1/incidents/{created['id']}", headers=police.headers).get_json()
+    assert "client_id" in client.get(f"/api/v1/incidents/{created['id']}", headers=admin.headers).get_json()
+
+
+def test_exported_csv_cells_never_run_as_spreadsheet_formulas(client, make_person):
+    police = make_person("police")
+    post(client, police, incident_body(1, description='=HYPERLINK("http://x","clic")'))
+    text = client.get("/api/v1/incidents?format=csv", headers=police.headers).get_data(as_text=True)
+    assert "'=HYPERLINK" in text and ',"=HYPERLINK' not in text

@@ -58,3 +58,14 @@ def test_english_and_sign_in_required(client, make_person):
     sign_in(client, "chief")
     page = client.get("/tendencias?lang=en").get_data(as_text=True)
     assert "Whole district" in page and "Incidents by kind and month" in page
+
+
+def test_odd_zone_numbers_and_early_months_are_not_errors(client, make_person):
+    make_person("police", username="teniente")
+    sign_in(client, "teniente")
+    for query in ("zona=%C2%B2", "zona=99999999999999999999999", "desde=1990-01&hasta=1990-01"):
+        response = client.get(f"/tendencias?{query}")
+        assert response.status_code in (200, 400), query
+    assert client.get("/tendencias/reporte.pdf?zone_id=%C2%B2").status_code == 400
+    page = client.get("/mapa")
+    assert page.headers["Cache-Control"] == "no-store"

@@ -11,7 +11,6 @@
   var OPEN = { reported: true, acknowledged: true, dispatched: true };
   var incidents = {};  // id -> marker
   var alarms = {};     // id -> {marker, data}
-  var lastSeq = config.lastSeq;
   var windowStart = Date.now() - config.windowHours * 3600 * 1000;
   var timeFormat = new Intl.DateTimeFormat(config.locale, {
     timeZone: "America/Lima", dateStyle: "short", timeStyle: "short"
@@ -145,10 +144,19 @@
   }
 
   // --- events ----------------------------------------------------------------------------
+  // Live events and the catch-up answer may interleave (a slow 3G answer, several server
+  // processes): each event is applied once, and an entity never goes back to an older state.
+  var applied = {};        // seq -> true
+  var entitySeq = {};      // "i12" / "a7" -> seq of the state shown
+  var caughtUpTo = config.lastSeq;  // moved only by the catch-up answers
   function apply(event) {
-    if (event.seq <= lastSeq) return;  // already shown (live and catch-up may overlap)
-    lastSeq = event.seq;
-    if (event.type.indexOf("incident_") === 0) showIncident(event.data);
+    if (applied[event.seq]) return;
+    applied[event.seq] = true;
+    var isIncident = event.type.indexOf("incident_") === 0;
+    var key = (isIncident ? "i" : "a") + event.data.id;
+    if ((entitySeq[key] || 0) > event.seq) return;  // a newer state is already shown
+    entitySeq[key] = event.seq;
+    if (isIncident) showIncident(event.data);
     else {
       var isNew = event.type === "alarm_raised" && !alarms[event.data.id];
       showAlarm(event.data);
@@ -161,13 +169,24 @@
     status.textContent = state === "live" ? text.live : text.reconnecting;
     document.body.setAttribute("data-connection", state);
   }
+  function expired() {
+    // The page's token outlived the shift (or the user was signed out): a reload signs it in
+    // again with the session cookie, or shows the sign-in page.
+    window.location.reload();
+  }
   function catchUp() {
-    return fetch("/api/v1/events?since=" + lastSeq, { headers: { "Authorization": "Bearer " + config.token } })
-      .then(function (response) { return response.json(); })
+    return fetch("/api/v1/events?since=" + caughtUpTo, { headers: { "Authorization": "Bearer " + config.token } })
+      .then(function (response) {
+        if (response.status === 401) { expired(); throw new Error("expired"); }
+        if (!response.ok) throw new Error(response.status);
+        return response.json();
+      })
       .then(function (page) {
         (page.events || []).forEach(apply);
+        caughtUpTo = Math.max(caughtUpTo, page.last_seq);
         if (page.has_more) return catchUp();
-      });
+      })
+      .catch(function () { /* the next reconnect tries again */ });
   }
 
   config.incidents.forEach(showIncident);
@@ -180,6 +199,9 @@
     catchUp();  // whatever happened since the page was made, or while we were away
   });
   socket.on("disconnect", function () { setState("reconnecting"); });
-  socket.on("connect_error", function () { setState("reconnecting"); });
-  window.ronda = { incidents: incidents, alarms: alarms, socket: socket, lastSeq: function () { return lastSeq; } };
+  socket.on("connect_error", function (error) {
+    setState("reconnecting");
+    if (error && error.message === "unauthorized") expired();
+  });
+  window.ronda = { incidents: incidents, alarms: alarms, socket: socket, caughtUpTo: function () { return caughtUpTo; } };
 })();
