@@ -270,3 +270,43 @@ def test_the_roll_ups_always_equal_a_recount(app, client, make_person, runner, t
         recount = {t: sorted(map(tuple, connection.execute(text(f"SELECT * FROM {t}")).all())) for t in tables}
     assert kept == recount
     assert any(row[4] == 1 for row in kept["rollup_incident_month"])  # the resolved one is counted as resolved
+
+
+def test_the_roll_up_migration_counts_incidents_stored_before_it(tmp_path):
+    """A database from before the roll-ups gets them filled by `alembic upgrade`."""
+    import uuid as uuid_module
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from zones.database import MIGRATIONS_DIR, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "ea12beace4be")  # the revision before the roll-ups
+        connection.execute(text("INSERT INTO zone (id, name, geometry, properties) VALUES (1, 'Z', '{}', '{}')"))
+        connection.execute(
+            text(
+                "INSERT INTO user (id, username, display_name, password_hash, role, active, created_at) "
+                "VALUES (1, 'u', 'u', 'x', 'police', 1, '2026-01-01 00:00:00.000000')"
+            )
+        )
+        for day, status in ((3, "resolved"), (4, "reported")):
+            connection.execute(
+                text(
+                    "INSERT INTO incident (client_id, reporter_id, kind, lat, lon, severity, anonymous, zone_id, "
+                    "status, occurred_at, reported_at, updated_at) VALUES (:c, 1, 'robbery', -12.1, -76.9, 2, 0, 1, "
+                    ":s, :t, :t, :t)"
+                ),
+                {"c": str(uuid_module.uuid4()), "s": status, "t": f"2026-02-0{day} 15:00:00.000000"},
+            )
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        rows = connection.execute(text("SELECT zone_id, month, kind, total, resolved FROM rollup_incident_month")).all()
+    assert [tuple(r) for r in rows] == [(1, "2026-02", "robbery", 2, 1)]
+    engine.dispose()
