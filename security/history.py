@@ -12,6 +12,7 @@ import math
 import random
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -275,17 +276,37 @@ def import_incidents_csv(
     places = load_places(session=session)
     now = utcnow()
     line = 2  # line 1 is the header
-    for frame in _chunks(path):
-        rows, refused = prepare_chunk(frame=frame, first_line=line, places=places, reporter_id=reporter.id, now=now)  # type: ignore[arg-type]
+    reporter_id = int(reporter.id or 0)
+
+    def store(rows: list[dict[str, Any]], read: int) -> None:
         added = insert_incidents(session=session, rows=rows)
         session.commit()
-        report.read += len(frame)
         report.added += added
         report.already_present += len(rows) - added
-        report.refused.extend(refused)
-        line += len(frame)
         if progress:
-            progress(len(frame))
+            progress(read)
+
+    # One writer thread: the next chunk is parsed and placed while the database stores the
+    # previous one (both drivers release the GIL while the database works). Chunks are stored
+    # in file order, each in its own transaction.
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future[None] | None = None
+        for frame in _chunks(path):
+            rows, refused = prepare_chunk(
+                frame=frame,
+                first_line=line,
+                places=places,
+                reporter_id=reporter_id,
+                now=now,
+            )
+            report.read += len(frame)
+            report.refused.extend(refused)
+            line += len(frame)
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(store, rows, len(frame))
+        if pending is not None:
+            pending.result()
     return report
 
 
