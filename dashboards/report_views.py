@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template_string, request, url_for
+from flask import Blueprint, Response, render_template_string, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale, gettext
 
 from dashboards.report import ReportData, report_data, report_labels
 from dashboards.trends import Month, TrendsError
-from dashboards.views import _db, current_user
-from security.auth import viewer_of
+from dashboards.views import _db, current_user, sign_in_first
+from security.auth import off_event_loop, viewer_of
 from security.models import parse_id
 from zones.database import LIMA
 
@@ -42,20 +42,8 @@ def _last_complete_month() -> Month:
 
 
 def _render_off_the_loop(data: ReportData, *, locale: str, labels: dict[str, str]) -> bytes:
-    """Render the PDF, in gevent's thread pool when serving with gevent.
-
-    Drawing the charts and the map costs about a second of CPU; run inline it would pause
-    every live websocket of the process for that long (as a password check would, see
-    security.auth._check_password).
-    """
-    try:
-        from gevent import get_hub, monkey
-    except ImportError:  # pragma: no cover - gevent is a dependency
-        return data.render(locale=locale, labels=labels)
-    if monkey.is_module_patched("socket"):
-        pdf: bytes = get_hub().threadpool.apply(lambda: data.render(locale=locale, labels=labels))
-        return pdf
-    return data.render(locale=locale, labels=labels)
+    """Render the PDF (about a second of CPU) without pausing the live websockets."""
+    return off_event_loop(lambda: data.render(locale=locale, labels=labels))
 
 
 @report_web.get("/tendencias/reporte.pdf")
@@ -63,7 +51,7 @@ def committee_report_pdf() -> ResponseReturnValue:
     """The monthly committee report of a zone (or, for police and admins, the district) as a PDF."""
     user = current_user()
     if user is None:
-        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return sign_in_first()
     viewer = viewer_of(user)
 
     month_text = request.args.get("month", "").strip()

@@ -103,6 +103,11 @@ def current_user() -> User | None:
     return user
 
 
+def sign_in_first() -> ResponseReturnValue:
+    """Send a visitor who is not signed in to the sign-in page, and back here afterwards."""
+    return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+
+
 def csrf_token() -> str:
     """This session's token for forms (a form without it is refused)."""
     if "csrf" not in session:
@@ -205,7 +210,7 @@ def live_map() -> ResponseReturnValue:
     """The live zone map shared by police and neighbours."""
     user = current_user()
     if user is None:
-        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return sign_in_first()
     viewer = viewer_of(user)
     window = request.args.get("ventana", "24h")
     if window not in WINDOWS:
@@ -315,7 +320,7 @@ def trends_page() -> ResponseReturnValue:
     """The committees' monthly review: charts, the month's map and the table."""
     user = current_user()
     if user is None:
-        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return sign_in_first()
     viewer = viewer_of(user)
     today = utcnow().astimezone(LIMA)
     default_last = Month(today.year, today.month)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, select
@@ -17,6 +19,7 @@ from zones.models import Zone
 _TOKEN_SALT = "ronda-api-token"
 # Checked when the username is unknown, so a wrong username costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("ronda-not-a-password")
+T = TypeVar("T")
 
 
 class AuthError(Exception):
@@ -47,19 +50,24 @@ class Viewer:
         return self.sees_all_zones or self.zone_id == zone_id
 
 
-def _check_password(password_hash: str, password: str) -> bool:
-    """check_password_hash, off the event loop when serving with gevent.
+def off_event_loop(function: Callable[..., T], *args: Any) -> T:
+    """Call `function(*args)`, in gevent's thread pool when serving with gevent.
 
-    A scrypt check costs ~0.1 s of CPU and releases the GIL; run inline it would pause every
-    live websocket of the process for that long, so it goes to gevent's thread pool.
+    Heavy C work (a scrypt check, ~0.1 s; drawing a PDF, ~1 s) releases the GIL; run inline
+    under gevent it would pause every live websocket of the process for that long.
     """
     try:
         from gevent import get_hub, monkey
     except ImportError:  # pragma: no cover - gevent is a dependency
-        return check_password_hash(password_hash, password)
+        return function(*args)
     if monkey.is_module_patched("socket"):
-        return bool(get_hub().threadpool.apply(check_password_hash, (password_hash, password)))
-    return check_password_hash(password_hash, password)
+        result: T = get_hub().threadpool.apply(function, args)
+        return result
+    return function(*args)
+
+
+def _check_password(password_hash: str, password: str) -> bool:
+    return bool(off_event_loop(check_password_hash, password_hash, password))
 
 
 def viewer_of(user: User) -> Viewer:
