@@ -25,7 +25,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, redirect, request
 from flask_babel import Babel
 from flask_openapi3 import Info, OpenAPI
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dashboards import api as dashboards_api
 from dashboards import cli as dashboards_cli
@@ -33,8 +33,10 @@ from dashboards.report_views import report_web
 from dashboards.views import web
 from security import api as security_api
 from security import cli as security_cli
+from security import patrol_api
 from security.alarms import escalate_overdue
 from security.context import Ronda, ronda
+from security.patrols import close_overdue
 from security.push import publish, socketio
 from zones.database import make_engine, migrate
 from zones.service import build_index, zone_count
@@ -55,6 +57,8 @@ def _env_config() -> dict[str, Any]:
     for name in ("TOKEN_TTL_SECONDS", "ALARM_ESCALATION_SECONDS"):
         if os.environ.get(name):
             config[name] = int(os.environ[name])
+    if os.environ.get("PATROL_PUSH_SECONDS"):
+        config["PATROL_PUSH_SECONDS"] = float(os.environ["PATROL_PUSH_SECONDS"])
     if os.environ.get("RONDA_DEBUG", "").lower() in ("1", "true", "yes"):
         config["DEBUG"] = True
     return config
@@ -108,7 +112,10 @@ def select_locale() -> str:
 def load_demo(*, session: Session) -> None:
     """Load the demo district (zones, blocks and alarm devices) from data/."""
     from security.alarms import load_devices
+    from security.committees import create_committee
+    from security.models import CommitteeCreate
     from zones.geometry import read_boundaries
+    from zones.models import Zone
     from zones.service import replace_district
 
     data = ROOT / "data"
@@ -120,6 +127,11 @@ def load_demo(*, session: Session) -> None:
     )
     session.flush()
     load_devices(session=session, path=data / "vmt_alarm_devices.geojson", index=build_index(session=session))
+    # A few committees per zone, named after their zone (invented for the demo, like the geometry).
+    for zone in session.exec(select(Zone).order_by(col(Zone.id))).all():
+        for sector in ("A", "B", "C"):
+            name = f"Comité vecinal {zone.name} – Sector {sector}"
+            create_committee(session=session, actor=None, data=CommitteeCreate(name=name, zone_id=zone.id))  # type: ignore[arg-type]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
@@ -145,6 +157,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         SECRET_KEY=None,
         TOKEN_TTL_SECONDS=12 * 3600,
         ALARM_ESCALATION_SECONDS=120,
+        PATROL_PUSH_SECONDS=5,
         LOAD_DEMO=True,
         MAX_CONTENT_LENGTH=1024 * 1024,
         BABEL_DEFAULT_LOCALE="es",
@@ -176,6 +189,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.extensions["ronda"] = Ronda(engine=engine, index=index)
 
     security_api.init_app(app)
+    patrol_api.init_app(app)
     dashboards_api.init_app(app)
     security_cli.init_app(app)
     dashboards_cli.init_app(app)
@@ -198,7 +212,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
 
 
 def escalation_loop(app: Flask) -> None:
-    """Escalate unacknowledged alarms, forever, in the server's background."""
+    """Escalate unacknowledged alarms and close forgotten patrols, forever, in the server's background."""
     seconds = app.config["ALARM_ESCALATION_SECONDS"]
     interval = max(0.5, min(5.0, seconds / 4))
     while True:
@@ -206,10 +220,11 @@ def escalation_loop(app: Flask) -> None:
         try:
             with app.app_context(), Session(ronda().engine, expire_on_commit=False) as session:
                 events = escalate_overdue(session=session, after=timedelta(seconds=seconds))
+                events += close_overdue(session=session)
                 session.commit()
                 publish(events)
-        except Exception:  # keep escalating after a transient database error
-            log.exception("alarm escalation failed; retrying")
+        except Exception:  # keep going after a transient database error
+            log.exception("alarm escalation or patrol closing failed; retrying")
 
 
 def serve(app: Flask, *, host: str, port: int, access_log: bool = False) -> None:

@@ -56,6 +56,7 @@ class MapLabels:
     heat: str
     zone_tooltip: str  # e.g. "Zona"
     count_tooltip: str  # e.g. "Incidentes"
+    patrols: str | None = None  # the patrols layer's name; None: no such layer (not police)
 
 
 def as_html_text(value: object) -> str:
@@ -151,10 +152,14 @@ def build_live_map(
         ("markerclusterdefaultcss", assets.markercluster_default_css),
     ]
     cluster.add_to(fmap)
+    patrols = None
+    if labels.patrols:  # filled by the live script: where the patrols are, for police eyes only
+        patrols = folium.FeatureGroup(name=labels.patrols, show=True).add_to(fmap)
     if layer_control:  # last: it lists the layers added before it
         folium.LayerControl(collapsed=True).add_to(fmap)
     fmap.ronda_cluster_name = cluster.get_name()  # type: ignore[attr-defined]
     fmap.ronda_heat_name = heat_layer.get_name()  # type: ignore[attr-defined]
+    fmap.ronda_patrols_name = patrols.get_name() if patrols is not None else None  # type: ignore[attr-defined]
     return fmap
 
 
@@ -222,4 +227,5 @@ def map_parts(fmap: folium.Map) -> dict[str, str]:
         "map_name": fmap.get_name(),
         "cluster_name": fmap.ronda_cluster_name,  # type: ignore[attr-defined]
         "heat_name": fmap.ronda_heat_name,  # type: ignore[attr-defined]
+        "patrols_name": getattr(fmap, "ronda_patrols_name", None),
     }

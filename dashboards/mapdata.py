@@ -19,6 +19,7 @@ from security.auth import Viewer
 from security.events import last_seq
 from security.incidents import incident_records
 from security.models import OPEN_STATUSES, Incident
+from security.patrols import list_patrols, patrol_records
 from security.visibility import redact
 from zones.database import utcnow
 from zones.models import Block
@@ -36,6 +37,7 @@ class MapData:
     alarms: list[dict[str, Any]]
     last_seq: int
     total_in_window: int
+    patrols: list[dict[str, Any]] | None = None  # active patrols and their last 15 minutes (police, admins)
 
 
 def map_data(
@@ -47,7 +49,8 @@ def map_data(
     marker_limit: int = 1000,
     now: datetime | None = None,
 ) -> MapData:
-    """The counts, heat, open incidents and active alarms a viewer may see in a time window."""
+    """The counts, heat, open incidents and active alarms a viewer may see in a time window, and
+    for police and admins the patrols in the street."""
     since = (now or utcnow()) - WINDOWS[window]
     seq = last_seq(session=session)  # read first: anything newer will arrive live or by catch-up
     conditions = [col(Incident.occurred_at) >= since]
@@ -73,6 +76,10 @@ def map_data(
         .limit(marker_limit)
     ).all()
     alarms = list_alarms(session=session, viewer=viewer, zone_id=None, active_only=True)
+    patrols = None
+    if viewer.sees_all_zones:
+        active = list_patrols(session=session, viewer=viewer, zone_id=None, active_only=True)
+        patrols = patrol_records(session=session, patrols=active, with_track=True, now=now)
     return MapData(
         zone_counts={int(zone_id): int(n) for zone_id, n in counts},
         heat=[(float(lat), float(lon), int(n)) for lat, lon, n in heat_rows],
@@ -80,4 +87,5 @@ def map_data(
         alarms=[redact(r, viewer=viewer) for r in alarm_records(session=session, alarms=alarms)],
         last_seq=seq,
         total_in_window=sum(int(n) for _, n in counts),
+        patrols=patrols,
     )

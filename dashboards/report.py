@@ -79,6 +79,9 @@ LABELS: dict[str, str] = {
     "alarms_open": N_("Alarmas sin cerrar"),
     "alarm_response": N_("Respuesta a alarmas"),
     "incident_response": N_("Respuesta a incidentes"),
+    "patrols": N_("Rondas de patrullaje"),
+    "patrol_hours": N_("Horas de patrullaje"),
+    "patrol_km": N_("Kilómetros patrullados"),
     "median": N_("mediana"),
     "p90": N_("percentil 90"),
     "points": N_("p. p."),
@@ -450,6 +453,8 @@ def _change_cell(
         shown = f"{text.signed(diff * 100, pattern='#,##0.#')} {text.label('points')}"
     elif kind == "minutes":
         shown = text.signed(diff / 60, pattern="#,##0.0") + " min"
+    elif kind == "decimal":
+        shown = text.signed(diff, pattern="#,##0.0")
     else:
         shown = text.signed(diff)
     # Green for a change for the better, red for the worse; alarm counts stay neutral (more
@@ -476,6 +481,9 @@ def _figures_table(
             (f"{text.label('alarm_response')}, {text.label('p90')}", alarm_t["p90_s"], "minutes", True),
             (f"{text.label('incident_response')}, {text.label('median')}", incident_t["median_s"], "minutes", True),
             (f"{text.label('incident_response')}, {text.label('p90')}", incident_t["p90_s"], "minutes", True),
+            (text.label("patrols"), t["patrols"]["patrols"], "count", False),
+            (text.label("patrol_hours"), t["patrols"]["hours"], "decimal", False),
+            (text.label("patrol_km"), t["patrols"]["distance_km"], "decimal", False),
         ]
 
     def shown(value: float | None, kind: str) -> str:
@@ -483,6 +491,8 @@ def _figures_table(
             return text.share(value)
         if kind == "minutes":
             return text.minutes(value)
+        if kind == "decimal" and value is not None:
+            return format_decimal(value, format="#,##0.0", locale=text.locale)
         return text.number(value)
 
     rows: list[list[Any]] = [

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session, col, select
 
-from security.models import Alarm
+from security.models import Alarm, Committee, Patrol
 from security.rollups import AckMonth, BlockMonth, IncidentMonth, IncidentWeek
 from zones.database import LIMA
 from zones.models import Block, Zone
@@ -283,6 +284,67 @@ def compute_trends(*, session: Session, zone_id: int | None, first: Month, last:
         },
         "last_month_by_zone": {int(z): int(n) for z, n in zone_month},
         "comparison": _comparison(session=session, zone_id=zone_id, month=last),
+        "patrols": patrol_coverage(session=session, zone_id=zone_id, months=months),
+    }
+
+
+def patrol_coverage(*, session: Session, zone_id: int | None, months: list[Month]) -> dict[str, Any]:
+    """Patrol hours and distance per month, committee and zone, over finished patrols.
+
+    A patrol's hours fall in the months they were walked (a shift across midnight at the end
+    of a month counts in both), and its distance is shared out in proportion to its hours;
+    it counts as one patrol in the month it started. Active patrols count once they end.
+    """
+    start, end = months[0].start_utc(), months[-1].shift(1).start_utc()
+    bounds = [(str(m), m.start_utc(), m.shift(1).start_utc()) for m in months]
+    conditions = [col(Patrol.ended_at).is_not(None), col(Patrol.started_at) < end, col(Patrol.ended_at) > start]
+    if zone_id is not None:
+        conditions.append(col(Patrol.zone_id) == zone_id)
+    rows = session.execute(
+        sa_select(
+            col(Patrol.committee_id), col(Patrol.zone_id), col(Patrol.started_at), col(Patrol.ended_at),
+            col(Patrol.distance_m), col(Patrol.auto_closed),
+        ).where(*conditions)
+    ).all()  # fmt: skip
+    names = dict(session.execute(select(Committee.id, Committee.name)).all())
+
+    def blank() -> dict[str, Any]:
+        return {"patrols": 0, "hours": 0.0, "distance_km": 0.0, "auto_closed": 0}
+
+    by_month = {key: blank() for key, _, _ in bounds}
+    by_committee: dict[int, dict[str, Any]] = {}
+    by_zone: dict[int, dict[str, Any]] = {}
+    total = blank()
+    for committee_id, patrol_zone, started_at, ended_at, distance_m, auto_closed in rows:
+        length = (ended_at - started_at).total_seconds()
+        for key, month_start, month_end in bounds:
+            overlap = (min(ended_at, month_end) - max(started_at, month_start)).total_seconds()
+            starts_here = month_start <= started_at < month_end
+            if overlap <= 0 and not starts_here:
+                continue
+            hours = max(overlap, 0) / 3600
+            km = distance_m / 1000 * (max(overlap, 0) / length if length > 0 else float(starts_here))
+            committee = by_committee.setdefault(
+                committee_id, {"committee_id": committee_id, "committee_name": names.get(committee_id),
+                               "zone_id": patrol_zone, **blank()}
+            )  # fmt: skip
+            for figures in (by_month[key], committee, by_zone.setdefault(patrol_zone, blank()), total):
+                figures["hours"] += hours
+                figures["distance_km"] += km
+                if starts_here:
+                    figures["patrols"] += 1
+                    figures["auto_closed"] += int(bool(auto_closed))
+
+    def rounded(figures: dict[str, Any]) -> dict[str, Any]:
+        return {**figures, "hours": round(figures["hours"], 2), "distance_km": round(figures["distance_km"], 2)}
+
+    return {
+        **rounded(total),
+        "by_month": [{"month": key, **rounded(f)} for key, f in by_month.items()],
+        "by_committee": sorted(
+            (rounded(c) for c in by_committee.values()), key=lambda c: (-c["hours"], c["committee_name"] or "")
+        ),
+        "by_zone": {z: rounded(f) for z, f in sorted(by_zone.items())},
     }
 
 
@@ -337,6 +399,15 @@ def trends_csv(trends: dict[str, Any]) -> str:
     for name, figures in trends["response_times"].items():
         for key, value in figures.items():
             writer.writerow([zone, name, period, key, value])
+    patrols = trends["patrols"]
+    for key in ("patrols", "hours", "distance_km", "auto_closed"):
+        writer.writerow([zone, "patrols", period, key, patrols[key]])
+    for entry in patrols["by_month"]:
+        for key in ("patrols", "hours", "distance_km"):
+            writer.writerow([zone, "patrols_by_month", entry["month"], key, entry[key]])
+    for entry in patrols["by_committee"]:
+        for key in ("patrols", "hours", "distance_km", "auto_closed"):
+            writer.writerow([zone, "patrols_by_committee", period, f"{entry['committee_name']}:{key}", entry[key]])
     comparison = trends["comparison"]
     writer.writerow([zone, "comparison", comparison["month"], "incidents", comparison["incidents"]])
     for key in ("previous_month", "year_before"):

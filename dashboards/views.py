@@ -235,6 +235,7 @@ def live_map() -> ResponseReturnValue:
             heat=gettext("Mapa de calor"),
             zone_tooltip=gettext("Zona"),
             count_tooltip=gettext("Incidentes"),
+            patrols=gettext("Rondas de patrullaje") if data.patrols is not None else None,
         ),
         tiles=current_app.config.get("MAP_TILES", True),
     )
@@ -243,6 +244,8 @@ def live_map() -> ResponseReturnValue:
         "map": parts["map_name"],
         "cluster": parts["cluster_name"],
         "heat": parts["heat_name"],
+        "patrolsLayer": parts["patrols_name"],
+        "patrols": data.patrols or [],
         "token": issue_token(user=user, secret_key=current_app.config["SECRET_KEY"]),
         "role": user.role,
         "zoneId": user.zone_id,
@@ -274,6 +277,11 @@ def live_map() -> ResponseReturnValue:
             "description": gettext("Descripción"),
             "approximate": gettext("Ubicación aproximada (manzana)"),
             "presses": gettext("Pulsaciones"),
+            "patrol": gettext("Ronda de patrullaje"),
+            "committee": gettext("Comité"),
+            "members": gettext("Integrantes"),
+            "since": gettext("Desde"),
+            "lastPosition": gettext("Última posición"),
         },
     }
     zone_names = {f["id"]: f["properties"]["name"] for f in zones["features"]}

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from security.auth import Viewer, viewer_of
 from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from security.events import append_event
+from security.incidents import reporting_patrol
 from security.models import (
     ZONE_BOUND_ROLES,
     Alarm,
@@ -71,6 +72,7 @@ def raise_alarm(
         lat, lon, zone_id, block_id = data.lat, data.lon, location.zone_id, location.block_id
     if user is not None and user.role in ZONE_BOUND_ROLES and zone_id != user.zone_id:
         raise Forbidden("Solo puede activar alarmas en su propia zona.")
+    patrol_id = reporting_patrol(session=session, patrol_id=data.patrol_id, user=user)
 
     for _ in range(3):
         active = _active_alarm(session=session, block_id=block_id)
@@ -99,6 +101,7 @@ def raise_alarm(
             source="device" if device is not None else "app",  # from who authenticated, not a claim
             device_id=pressed.id if pressed is not None else None,
             raised_by=user.id if user is not None else None,
+            patrol_id=patrol_id,
             lat=lat,
             lon=lon,
         )
@@ -117,6 +120,11 @@ def raise_alarm(
         event = append_event(session=session, type="alarm_raised", zone_id=zone_id, data=_record(session, alarm))
         return alarm, event, True
     raise Conflict("La alarma de la manzana está cambiando; intente de nuevo.")
+
+
+def already_pressed(*, session: Session, origin: str, client_id: str) -> bool:
+    """Whether this press (origin "user:<id>" or "device:<id>", client_id) was already counted."""
+    return _trigger(session=session, origin=origin, client_id=client_id) is not None
 
 
 def _trigger(*, session: Session, origin: str, client_id: str) -> AlarmTrigger | None:

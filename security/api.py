@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from security import alarms, exports, incidents
 from security.auth import AuthError, Viewer, authenticate, device_from_key, issue_token, user_from_token, viewer_of
+from security.compression import GzipRequests, compress_response, gzip_error
 from security.context import ronda
 from security.errors import N_, DomainError, Forbidden, ValidationProblem
 from security.events import event_view, events_since
@@ -122,11 +123,12 @@ def _plain_number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def validation_error_response(error: ValidationError) -> Response:
-    """flask-openapi3's hook: a 422 that names each refused field and its problem."""
+def validation_fields(error: ValidationError, *, prefix: str = "") -> list[dict[str, Any]]:
+    """Each refused field of a pydantic error and its problem, in the caller's language."""
     fields = []
     for item in error.errors(include_url=False):
-        loc = [str(p) for p in item.get("loc", ()) if p != "__root__"]
+        loc = [prefix] if prefix else []
+        loc += [str(p) for p in item.get("loc", ()) if p != "__root__"]
         template = _PROBLEMS.get(item["type"])
         if item["type"] == "value_error":  # our validators' messages are catalogue entries
             problem = gettext(str(item.get("ctx", {}).get("error", item["msg"])))
@@ -135,20 +137,34 @@ def validation_error_response(error: ValidationError) -> Response:
         else:
             problem = item["msg"]
         fields.append({"field": ".".join(loc) or "body", "problem": problem, "code": item["type"]})
-    return error_response(422, "validation_error", gettext("Los datos enviados no son válidos."), fields)
+    return fields
+
+
+def validation_error_response(error: ValidationError) -> Response:
+    """flask-openapi3's hook: a 422 that names each refused field and its problem."""
+    return error_response(
+        422, "validation_error", gettext("Los datos enviados no son válidos."), validation_fields(error)
+    )
+
+
+def error_body(error: DomainError | ValidationError, *, prefix: str = "") -> dict[str, Any]:
+    """The JSON error of a refused request or sync operation: {error, message, fields?, ...}."""
+    if isinstance(error, ValidationError):
+        fields = validation_fields(error, prefix=prefix)
+        return {"error": "validation_error", "message": gettext("Los datos enviados no son válidos."), "fields": fields}
+    message = gettext(error.message, **error.params)
+    if isinstance(error, ValidationProblem):
+        return {
+            "error": error.code,
+            "message": gettext("Los datos enviados no son válidos."),
+            "fields": [{"field": f, "problem": message, "code": "domain"} for f in error.fields],
+        }
+    return {"error": error.code, "message": message, **getattr(error, "details", {})}
 
 
 def _domain_error(error: DomainError) -> Response:
-    message = gettext(error.message, **error.params)
-    if isinstance(error, ValidationProblem):
-        return error_response(
-            error.status,
-            error.code,
-            gettext("Los datos enviados no son válidos."),
-            [{"field": f, "problem": message, "code": "domain"} for f in error.fields],
-        )
-    extra = getattr(error, "details", {})
-    return error_response(error.status, error.code, message, **extra)
+    body = error_body(error)
+    return error_response(error.status, body.pop("error"), body.pop("message"), body.pop("fields", None), **body)
 
 
 def _http_error(error: HTTPException) -> Response | HTTPException:
@@ -173,8 +189,25 @@ def _internal_error(error: Exception) -> Response | tuple[str, int]:
     return gettext("Error interno."), 500
 
 
+def _refuse_bad_gzip() -> Response | None:
+    """A compressed body that could not be unpacked is refused before any route reads it."""
+    error = gzip_error()
+    if error == "invalid":
+        return error_response(400, "bad_request", gettext("El cuerpo comprimido (gzip) no es válido."))
+    if error == "too_large":
+        return error_response(413, "request_entity_too_large", gettext("La solicitud es demasiado grande."))
+    return None
+
+
+def _compress_api(response: Response) -> Response:
+    return compress_response(response) if request.path.startswith("/api/") else response
+
+
 def init_app(app: Flask) -> None:
-    """Register the API blueprint and its JSON error handlers."""
+    """Register the API blueprint, its JSON error handlers and gzip on the wire."""
+    app.wsgi_app = GzipRequests(app.wsgi_app)  # type: ignore[method-assign]
+    app.before_request(_refuse_bad_gzip)
+    app.after_request(_compress_api)
     app.register_api(api)  # type: ignore[attr-defined]
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)

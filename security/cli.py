@@ -1,5 +1,5 @@
 """Set-up commands: `flask --app app zones import`, `users create`, `devices key`, `incidents import`,
-`demo history`."""
+`demo history`, `committees create|add-member|list`, `patrols tracker`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from security.alarms import locate_devices
-from security.auth import UserError, create_user, issue_device_key
+from security.auth import UserError, Viewer, create_user, issue_device_key
+from security.committees import add_member, create_committee, drop_unused_committees, list_committees, member_ids
 from security.context import ronda
+from security.errors import DomainError
 from security.history import count_rows, import_incidents_csv, synthetic_history
-from security.models import ROLES, AlarmDevice
+from security.models import ROLES, AlarmDevice, Committee, CommitteeCreate, User
+from security.patrols import register_tracker
 from zones.geometry import BoundaryFileError, read_boundaries
 from zones.service import build_index, replace_district
 
@@ -25,6 +28,8 @@ users_cli = AppGroup("users", help="People who use Ronda.")
 devices_cli = AppGroup("devices", help="Block alarm devices.")
 incidents_cli = AppGroup("incidents", help="Incident history.")
 demo_cli = AppGroup("demo", help="The demo district.")
+committees_cli = AppGroup("committees", help="Local citizen-security committees.")
+patrols_cli = AppGroup("patrols", help="Patrols and their GPS trackers.")
 
 
 @zones_cli.command("import")
@@ -48,6 +53,7 @@ def import_zones(
         blocks = read_boundaries(path=blocks_file, name_column=block_name_column) if blocks_file else None
         state = ronda()
         with Session(state.engine, expire_on_commit=False) as session:
+            drop_unused_committees(session=session, keep_zone_names={z.name for z in zones})
             summary = replace_district(
                 session=session, zones=zones, blocks=blocks, block_zone_property=block_zone_column
             )
@@ -137,11 +143,85 @@ def import_incidents_command(file: Path, rejects: Path | None) -> None:
 def demo_history_command(months: int, per_month: int, seed: int) -> None:
     """Fill the demo district with clearly synthetic history (for the trends to mean something)."""
     with Session(ronda().engine, expire_on_commit=False) as session:
-        incidents, alarms = synthetic_history(session=session, months=months, per_month=per_month, seed=seed)
-    click.echo(f"Added {incidents:,} synthetic incidents and {alarms:,} synthetic alarms over {months} months.")
+        incidents, alarms, patrols = synthetic_history(session=session, months=months, per_month=per_month, seed=seed)
+    click.echo(
+        f"Added {incidents:,} synthetic incidents, {alarms:,} synthetic alarms and {patrols:,} synthetic patrols "
+        f"over {months} months."
+    )
+
+
+def _user_named(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise click.ClickException(f"there is no user '{username}'")
+    return user
+
+
+def _domain_message(exc: DomainError) -> str:
+    return exc.message % exc.params if exc.params else exc.message
+
+
+@committees_cli.command("create")
+@click.argument("name")
+@click.option("--zone", "zone_id", type=int, required=True, help="Zone id (see GET /api/v1/zones).")
+@click.option("--member", "members", multiple=True, help="Username of a volunteer or coordinator (repeatable).")
+def create_committee_command(name: str, zone_id: int, members: tuple[str, ...]) -> None:
+    """Create a committee of a zone, with its first members."""
+    with Session(ronda().engine) as session:
+        try:
+            committee = create_committee(session=session, actor=None, data=CommitteeCreate(name=name, zone_id=zone_id))
+            for username in members:
+                add_member(session=session, actor=None, committee=committee, user=_user_named(session, username))
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+        click.echo(f"Created committee '{committee.name}' (id {committee.id}, zone {zone_id}, {len(members)} members)")
+
+
+@committees_cli.command("add-member")
+@click.argument("committee_id", type=int)
+@click.argument("usernames", nargs=-1, required=True)
+def add_member_command(committee_id: int, usernames: tuple[str, ...]) -> None:
+    """Add volunteers or coordinators to a committee."""
+    with Session(ronda().engine) as session:
+        committee = session.get(Committee, committee_id)
+        if committee is None:
+            raise click.ClickException(f"there is no committee {committee_id}")
+        try:
+            added = [u for u in usernames if add_member(session=session, actor=None, committee=committee,
+                                                        user=_user_named(session, u))]  # fmt: skip
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+    click.echo(f"Added {len(added)} members to committee {committee_id}")
+
+
+@committees_cli.command("list")
+@click.option("--zone", "zone_id", type=int, help="Only this zone.")
+def list_committees_command(zone_id: int | None) -> None:
+    """List the committees with their number of members."""
+    with Session(ronda().engine) as session:
+        everyone = Viewer(user_id=None, role="admin", zone_id=None)
+        for committee in list_committees(session=session, viewer=everyone, zone_id=zone_id):
+            members = len(member_ids(session=session, committee_id=committee.id))  # type: ignore[arg-type]
+            click.echo(f"{committee.id}\tzone {committee.zone_id}\t{committee.name}\t{members} members")
+
+
+@patrols_cli.command("tracker")
+@click.argument("device_id")
+@click.option("--user", "username", required=True, help="The volunteer who carries the phone.")
+def register_tracker_command(device_id: str, username: str) -> None:
+    """Register a Traccar Client device id (OsmAnd protocol at /osmand) to a volunteer."""
+    with Session(ronda().engine) as session:
+        try:
+            tracker = register_tracker(session=session, device_id=device_id, user=_user_named(session, username))
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+        click.echo(f"Tracker '{tracker.device_id}' now reports for '{username}' while they are on patrol")
 
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for group in (zones_cli, users_cli, devices_cli, incidents_cli, demo_cli):
+    for group in (zones_cli, users_cli, devices_cli, incidents_cli, demo_cli, committees_cli, patrols_cli):
         app.cli.add_command(group)

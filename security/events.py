@@ -15,6 +15,14 @@ from zones.database import utcnow
 
 # Any constant works: it only has to be the same for every writer of the log.
 _PG_EVENT_LOCK = 727_001
+# Where volunteers are, and who, is for police and admins only (patrol_started, patrol_ended,
+# patrol_moved): nobody else hears these events or reads them from the log.
+POLICE_ONLY_PREFIX = "patrol_"
+
+
+def may_hear(event_type: str, viewer: Viewer) -> bool:
+    """Whether `viewer` receives events of this type (their zone is checked elsewhere)."""
+    return viewer.sees_all_zones or not event_type.startswith(POLICE_ONLY_PREFIX)
 
 
 def append_event(*, session: Session, type: str, zone_id: int, data: dict[str, Any]) -> Event:
@@ -48,7 +56,9 @@ def events_since(*, session: Session, viewer: Viewer, since: int, limit: int) ->
     """The events after `since` that `viewer` may see, oldest first, and whether more remain."""
     query = select(Event).where(col(Event.seq) > since)
     if not viewer.sees_all_zones:
-        query = query.where(Event.zone_id == viewer.zone_id)
+        query = query.where(
+            Event.zone_id == viewer.zone_id, ~col(Event.type).startswith(POLICE_ONLY_PREFIX, autoescape=True)
+        )
     rows = list(session.exec(query.order_by(col(Event.seq)).limit(limit + 1)).all())
     return rows[:limit], len(rows) > limit
 

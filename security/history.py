@@ -24,11 +24,13 @@ import pandas as pd
 import shapely
 from sqlalchemy import func
 from sqlalchemy import insert as sa_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from werkzeug.security import generate_password_hash
 
 from security.kinds import KINDS
-from security.models import DESCRIPTION_MAX, Alarm, Incident, User, clean_text
+from security.models import DESCRIPTION_MAX, Alarm, Committee, Incident, Patrol, User, clean_text
 from security.rollups import roll_up
 from zones.database import EARLIEST, LIMA, utcnow
 from zones.geometry import CRS
@@ -332,12 +334,13 @@ _KIND_WEIGHTS = {
 
 def synthetic_history(
     *, session: Session, months: int, per_month: int = 900, seed: int = 2024, now: datetime | None = None
-) -> tuple[int, int]:
-    """Fill the district with plausible, clearly synthetic history; returns (incidents, alarms).
+) -> tuple[int, int, int]:
+    """Fill the district with plausible, clearly synthetic history; returns (incidents, alarms, patrols).
 
     More at night and on weekends, a summer peak (December-March), some zones worse than
-    others; most incidents closed, acknowledged minutes after the report. Descriptions say
-    the data is synthetic. Running it again with the same seed and dates adds nothing twice.
+    others; most incidents closed, acknowledged minutes after the report. Every committee
+    patrols a few evenings a week. Descriptions say the data is synthetic. Running it again
+    with the same seed and dates adds nothing twice.
     """
     rng = random.Random(seed)
     now = now or utcnow()
@@ -409,8 +412,48 @@ def synthetic_history(
     if added and alarm_rows:  # alarms have no natural key: only add them with the first run's incidents
         session.execute(sa_insert(Alarm), alarm_rows)
         alarms_added = len(alarm_rows)
+    patrols_added = _synthetic_patrols(
+        session=session, rng=rng, start=start, now=now, reporter_id=int(reporter.id or 0), seed=seed
+    )
     session.commit()
-    return added, alarms_added
+    return added, alarms_added, patrols_added
+
+
+def _synthetic_patrols(
+    *, session: Session, rng: random.Random, start: datetime, now: datetime, reporter_id: int, seed: int
+) -> int:
+    """Evening patrols of every committee (two to four a week, about 2.5 km walked an hour)."""
+    committees = session.exec(select(Committee).order_by(col(Committee.id))).all()
+    rows: list[dict[str, Any]] = []
+    for committee in committees:
+        keen = rng.uniform(0.25, 0.6)  # some committees patrol more than others
+        for day in range(int((now - start).days)):
+            if rng.random() > keen:
+                continue
+            date = (start + timedelta(days=day)).astimezone(LIMA)
+            begins = datetime(
+                date.year, date.month, date.day, rng.choice((19, 20, 21, 22)), rng.randrange(60), tzinfo=LIMA
+            )
+            hours = min(6.0, max(1.0, rng.lognormvariate(0.9, 0.3)))
+            ends = begins + timedelta(hours=hours)
+            if ends > now:
+                continue
+            rows.append(
+                {
+                    "client_id": str(uuid.uuid5(_NAMESPACE, f"demo-patrol:{seed}:{committee.id}:{day}")),
+                    "committee_id": committee.id, "zone_id": committee.zone_id, "started_by": reporter_id,
+                    "started_at": begins.astimezone(UTC), "received_at": begins.astimezone(UTC),
+                    "ended_at": ends.astimezone(UTC), "end_received_at": ends.astimezone(UTC),
+                    "auto_closed": rng.random() < 0.02, "distance_m": round(hours * rng.uniform(1800, 3200), 1),
+                }
+            )  # fmt: skip
+    if not rows:
+        return 0
+    before = session.exec(select(func.count()).select_from(Patrol)).one()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for offset in range(0, len(rows), CHUNK):
+        session.execute(insert(Patrol).on_conflict_do_nothing(), rows[offset : offset + CHUNK])
+    return int(session.exec(select(func.count()).select_from(Patrol)).one() - before)
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

@@ -21,6 +21,8 @@ from security.models import (
     IncidentChange,
     IncidentCreate,
     IncidentUpdate,
+    Patrol,
+    PatrolMember,
     User,
     parse_id,
 )
@@ -60,6 +62,7 @@ def report_incident(
         raise ValidationProblem(("lat", "lon"), "El punto está fuera del distrito.")
     if reporter.role in ZONE_BOUND_ROLES and location.zone_id != reporter.zone_id:
         raise Forbidden("Solo puede reportar incidentes en su propia zona.")
+    patrol_id = reporting_patrol(session=session, patrol_id=data.patrol_id, user=reporter)
     incident = Incident(
         client_id=client_id,
         reporter_id=reporter.id,  # type: ignore[arg-type]
@@ -71,6 +74,7 @@ def report_incident(
         anonymous=data.anonymous,
         zone_id=location.zone_id,
         block_id=location.block_id,
+        patrol_id=patrol_id,
         occurred_at=occurred_at,
         reported_at=now,
         updated_at=now,
@@ -87,6 +91,17 @@ def report_incident(
     record = incident_record(incident=incident, reporter=reporter, block=_block(session, incident.block_id))
     event = append_event(session=session, type="incident_reported", zone_id=incident.zone_id, data=record)
     return incident, event
+
+
+def reporting_patrol(*, session: Session, patrol_id: int | None, user: User | None) -> int | None:
+    """The patrol a report names, checked: it exists and the reporter was on it."""
+    if patrol_id is None:
+        return None
+    if session.get(Patrol, patrol_id) is None:
+        raise ValidationProblem("patrol_id", "No existe la ronda %(id)s.", id=patrol_id)
+    if user is None or session.get(PatrolMember, (patrol_id, user.id)) is None:
+        raise ValidationProblem("patrol_id", "Usted no está en esa ronda.")
+    return patrol_id
 
 
 def _by_client_id(*, session: Session, reporter_id: int, client_id: str) -> Incident | None:

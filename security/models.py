@@ -52,6 +52,9 @@ def clean_text(value: str | None) -> str | None:
 UNKNOWN_KIND = N_("Tipo de incidente desconocido; vea GET /api/v1/incident-kinds.")
 DESCRIPTION_MAX = 2000
 NOTE_MAX = 1000
+MAX_POSITIONS = 2000
+EMPTY_NAME = N_("El nombre está vacío.")
+BAD_LINESTRING = N_("Las coordenadas deben ser [longitud, latitud] en grados WGS84.")
 
 
 # --- people ---------------------------------------------------------------------------
@@ -100,6 +103,7 @@ class IncidentCreate(IncidentBase):
     occurred_at: datetime | None = Field(
         default=None, description="When it happened (ISO 8601; without an offset it is read as Lima time)"
     )
+    patrol_id: Id | None = Field(default=None, description="The patrol that made the report (its members only)")
 
     @field_validator("kind")
     @classmethod
@@ -134,6 +138,7 @@ class Incident(IncidentBase, table=True):
     status: str = Field(default="reported", max_length=20)
     description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     duplicate_of: int | None = Field(default=None, foreign_key="incident.id")
+    patrol_id: int | None = Field(default=None, foreign_key="patrol.id", index=True)
     occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
     reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -190,6 +195,7 @@ class IncidentPublic(SQLModel):
     updated_at: datetime
     acknowledged_at: datetime | None = None
     closed_at: datetime | None = None
+    patrol_id: int | None = None
     reporter: PersonPublic | None = None
 
 
@@ -228,6 +234,7 @@ class AlarmCreate(SQLModel):
     device_id: Id | None = Field(default=None, description="The alarm device pressed (or give lat/lon)")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    patrol_id: Id | None = Field(default=None, description="The patrol that raised it (its members only)")
 
 
 class Alarm(SQLModel, table=True):
@@ -251,6 +258,7 @@ class Alarm(SQLModel, table=True):
     source: str = Field(max_length=10)
     device_id: int | None = Field(default=None, foreign_key="alarmdevice.id")
     raised_by: int | None = Field(default=None, foreign_key="user.id")
+    patrol_id: int | None = Field(default=None, foreign_key="patrol.id", index=True)
     lat: float
     lon: float
     trigger_count: int = 1
@@ -302,8 +310,185 @@ class AlarmPublic(SQLModel):
     escalated_at: datetime | None
     resolved_at: datetime | None
     outcome: str | None
+    patrol_id: int | None = None
     raised_by: PersonPublic | None = None
     acknowledged_by: PersonPublic | None = None
+
+
+# --- committees and patrols ----------------------------------------------------------
+
+
+class CommitteeCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=120)
+    zone_id: Id
+
+    @field_validator("name")
+    @classmethod
+    def _clean_name(cls, value: str) -> str:
+        cleaned = clean_text(value)
+        if not cleaned:
+            raise ValueError(EMPTY_NAME)
+        return cleaned
+
+
+class Committee(SQLModel, table=True):
+    """A local citizen-security committee of one zone; its members patrol together."""
+
+    __table_args__ = (UniqueConstraint("zone_id", "name", name="uq_committee_zone_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    zone_id: int = Field(foreign_key="zone.id", index=True)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CommitteeMember(SQLModel, table=True):
+    """A volunteer or coordinator belonging to a committee."""
+
+    committee_id: int = Field(foreign_key="committee.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True, index=True)
+    added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MemberAdd(SQLModel):
+    user_id: Id | None = Field(default=None, description="The user to add (or give username)")
+    username: str | None = Field(default=None, min_length=1, max_length=80)
+
+
+class LineString(SQLModel):
+    """A GeoJSON LineString in WGS84: [[lon, lat], ...] (RFC 7946)."""
+
+    type: Literal["LineString"]
+    coordinates: list[Annotated[list[float], PydanticField(min_length=2, max_length=3)]] = Field(
+        min_length=2, max_length=2000
+    )
+
+    @field_validator("coordinates")
+    @classmethod
+    def _in_range(cls, value: list[list[float]]) -> list[list[float]]:
+        for lon, lat, *_ in value:
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90) or lon != lon or lat != lat:
+                raise ValueError(BAD_LINESTRING)
+        return value
+
+
+class PatrolCreate(SQLModel):
+    client_id: uuid.UUID = Field(description="A UUID the phone generates; a retry with the same one starts nothing new")
+    committee_id: Id
+    members: list[Id] = Field(
+        default_factory=list, max_length=50, description="User ids of the members present (the starter is added)"
+    )
+    planned_route: LineString | None = Field(default=None, description="The planned route, a GeoJSON LineString")
+    started_at: datetime | None = Field(
+        default=None, description="When the shift started, by the phone's clock (default: now)"
+    )
+
+    @field_validator("started_at")
+    @classmethod
+    def _started_at(cls, value: datetime | None) -> datetime | None:
+        return lima_aware(value) if value is not None else None
+
+
+class PatrolEnd(SQLModel):
+    ended_at: datetime | None = Field(default=None, description="When the shift ended, by the phone's clock")
+
+    @field_validator("ended_at")
+    @classmethod
+    def _ended_at(cls, value: datetime | None) -> datetime | None:
+        return lima_aware(value) if value is not None else None
+
+
+class Patrol(SQLModel, table=True):
+    """One shift of a committee's volunteers in the street."""
+
+    __table_args__ = (UniqueConstraint("started_by", "client_id", name="uq_patrol_starter_client"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=36)
+    committee_id: int = Field(foreign_key="committee.id", index=True)
+    zone_id: int = Field(foreign_key="zone.id")
+    started_by: int = Field(foreign_key="user.id")
+    planned_route: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # GeoJSON LineString
+    # Both clocks: the phone's (what the committee counts) and the server's (when it arrived).
+    started_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    end_received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_by: int | None = Field(default=None, foreign_key="user.id")
+    auto_closed: bool = False  # left open too long: closed by the server, flagged for the committee
+    distance_m: float = 0.0
+    last_lat: float | None = None
+    last_lon: float | None = None
+    last_position_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PatrolMember(SQLModel, table=True):
+    """A member present on a patrol."""
+
+    patrol_id: int = Field(foreign_key="patrol.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True, index=True)
+
+
+class PositionIn(SQLModel):
+    t: datetime = Field(description="When the phone recorded the point (ISO 8601, or Unix seconds)")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy: float | None = Field(default=None, ge=0, le=100_000, description="Metres")
+    speed: float | None = Field(default=None, ge=0, le=1000, description="Metres per second")
+    bearing: float | None = Field(default=None, ge=0, le=360, description="Degrees")
+    battery: float | None = Field(default=None, ge=0, le=100, description="Per cent")
+
+    @field_validator("t")
+    @classmethod
+    def _t(cls, value: datetime) -> datetime:
+        return lima_aware(value)
+
+
+class PositionBatch(SQLModel):
+    positions: list[PositionIn] = Field(min_length=1, max_length=MAX_POSITIONS)
+
+
+class PatrolPosition(SQLModel, table=True):
+    """A point of a patrol's track, recorded by a phone (or a Traccar device)."""
+
+    __table_args__ = (UniqueConstraint("patrol_id", "t", name="uq_patrolposition_patrol_t"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patrol_id: int = Field(foreign_key="patrol.id")  # indexed through uq_patrolposition_patrol_t
+    t: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    lat: float
+    lon: float
+    accuracy: float | None = None
+    speed: float | None = None
+    bearing: float | None = None
+    battery: float | None = None
+    source: str = Field(default="app", max_length=10)  # app | osmand
+
+
+class Tracker(SQLModel, table=True):
+    """A GPS tracker app (Traccar Client, OsmAnd protocol) registered to a volunteer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(max_length=100, unique=True, index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SyncOperation(SQLModel, table=True):
+    """An operation of an offline batch that was applied: the phone's time and the server's."""
+
+    __table_args__ = (UniqueConstraint("user_id", "client_id", name="uq_syncoperation_user_client"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id")
+    client_id: str = Field(max_length=36)
+    op: str = Field(max_length=20)
+    phone_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ref_id: int | None = None  # the incident, alarm or patrol it touched
 
 
 # --- the event log --------------------------------------------------------------------

@@ -9,6 +9,8 @@ With a message queue (Redis) the emits reach the sockets of every server process
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,8 +20,9 @@ from sqlmodel import Session
 
 from security.auth import AuthError, Viewer, user_from_token, viewer_of
 from security.context import ronda
-from security.events import event_view
+from security.events import event_view, may_hear
 from security.models import Event
+from zones.database import utcnow
 
 socketio = SocketIO()
 log = logging.getLogger(__name__)
@@ -57,9 +60,88 @@ def publish(events: Iterable[Event | None]) -> None:
             continue
         try:
             for room, viewer in audiences(event.zone_id):
-                socketio.emit(event.type, event_view(event, viewer=viewer), to=room)
+                if may_hear(event.type, viewer):
+                    socketio.emit(event.type, event_view(event, viewer=viewer), to=room)
         except Exception:
             log.exception("live push of event %s failed; clients will catch up from the log", event.seq)
+
+
+class MoveThrottle:
+    """At most one `patrol_moved` per patrol every `interval` seconds, however many points arrive.
+
+    The first batch is pushed at once; batches arriving within the interval are merged and
+    pushed when it ends (so the map always ends on the newest point). Positions are state,
+    not history: `patrol_moved` is not logged, and a map that reconnects reads the active
+    patrols again (`GET /api/v1/patrols?active=true&track=true`). Each server process
+    throttles what it receives.
+    """
+
+    MAX_POINTS = 300  # of track in one push; the map keeps the last 15 minutes
+
+    def __init__(self) -> None:
+        self._last: dict[int, float] = {}
+        self._pending: dict[int, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def offer(self, data: dict[str, Any], *, interval: float) -> None:
+        """Push `data` (a patrol's new points) now, or merged into the push at the interval's end."""
+        patrol_id = int(data["id"])
+        now = time.monotonic()
+        with self._lock:
+            pending = self._pending.get(patrol_id)
+            if pending is not None:
+                pending["points"] = (pending["points"] + data["points"])[-self.MAX_POINTS :]
+                if data["last_position"] and data["last_position"]["t"] >= (pending["last_position"] or {}).get(
+                    "t", ""
+                ):
+                    pending["last_position"] = data["last_position"]
+                return
+            last = self._last.get(patrol_id)
+            if last is not None and now - last < interval:
+                self._pending[patrol_id] = dict(data, points=data["points"][-self.MAX_POINTS :])
+                socketio.start_background_task(self._push_later, patrol_id, last + interval - now)
+                return
+            self._last[patrol_id] = now
+            self._forget_older_than(now - 10 * interval)
+        _emit_moved(data)
+
+    def _push_later(self, patrol_id: int, delay: float) -> None:
+        socketio.sleep(delay)
+        with self._lock:
+            data = self._pending.pop(patrol_id, None)
+            self._last[patrol_id] = time.monotonic()
+        if data is not None:
+            _emit_moved(data)
+
+    def _forget_older_than(self, moment: float) -> None:
+        for patrol_id in [p for p, at in self._last.items() if at < moment and p not in self._pending]:
+            del self._last[patrol_id]
+
+
+moves = MoveThrottle()
+
+
+def _emit_moved(data: dict[str, Any]) -> None:
+    payload = {
+        "seq": None,
+        "type": "patrol_moved",
+        "zone_id": data["zone_id"],
+        "at": utcnow().isoformat(),
+        "data": data,
+    }
+    try:
+        for room in ("police", "admin"):
+            socketio.emit("patrol_moved", payload, to=room)
+    except Exception:
+        log.exception("live push of patrol %s's position failed", data.get("id"))
+
+
+def publish_moves(moved: Iterable[dict[str, Any]]) -> None:
+    """Push patrols' new positions to police dashboards, throttled (call after commit)."""
+    interval = float(current_app.config.get("PATROL_PUSH_SECONDS", 5))
+    for data in moved:
+        if data.get("points"):
+            moves.offer(data, interval=interval)
 
 
 @socketio.on("connect")

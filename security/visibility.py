@@ -59,6 +59,7 @@ def incident_record(*, incident: Incident, reporter: User | None, block: Block |
         "updated_at": _iso(incident.updated_at),
         "acknowledged_at": _iso(incident.acknowledged_at),
         "closed_at": _iso(incident.closed_at),
+        "patrol_id": incident.patrol_id,
         "reporter": person(reporter),
     }
 
@@ -85,6 +86,7 @@ def alarm_record(
         "escalated_at": _iso(alarm.escalated_at),
         "resolved_at": _iso(alarm.resolved_at),
         "outcome": alarm.outcome,
+        "patrol_id": alarm.patrol_id,
         "raised_by": person(raised_by),
         "acknowledged_by": person(acknowledged_by),
     }
@@ -109,10 +111,13 @@ def redact(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
     if "reporter" in view and (viewer.role != "police" or view.get("anonymous")):
         view["reporter"] = None
     if viewer.role != "police" or view.get("anonymous"):
-        # A phone-made UUID can identify the phone (version 1 carries its MAC address).
+        # A phone-made UUID can identify the phone (version 1 carries its MAC address), and
+        # the patrol names its members: both follow the reporter.
         view.pop("client_id", None)
         if "raised_by" in view:
             view["raised_by"] = None
+        if "patrol_id" in view:
+            view["patrol_id"] = None
     if viewer.role == "neighbor":
         if "description" in view:
             view["description"] = None

@@ -251,3 +251,39 @@ def live_server(app: Flask, db_url: str, tmp_path: Path) -> Iterator[LiveServer]
     server = start_server(db_url=db_url, tmp_path=tmp_path, extra_env={"ALARM_ESCALATION_SECONDS": "2"})
     yield server
     server.stop()
+
+
+@pytest.fixture
+def make_committee(app: Flask) -> Callable[..., int]:
+    """Create a committee of a zone with these people as members; its id."""
+    from security.committees import add_member, create_committee
+    from security.models import CommitteeCreate
+
+    counter = iter(range(1, 10_000))
+
+    def make(zone_id: int, members: list[Person], name: str | None = None) -> int:
+        with Session(app.extensions["ronda"].engine, expire_on_commit=False) as s:
+            committee = create_committee(
+                session=s,
+                actor=None,
+                data=CommitteeCreate(name=name or f"Comité de prueba {next(counter)}", zone_id=zone_id),
+            )
+            for member in members:
+                add_member(session=s, actor=None, committee=committee, user=member.user)
+            s.commit()
+            return int(committee.id)  # type: ignore[arg-type]
+
+    return make
+
+
+def patrol_body(committee_id: int, members: list[Person] | None = None, **overrides: Any) -> dict[str, Any]:
+    """A valid patrol start."""
+    import uuid
+
+    body: dict[str, Any] = {
+        "client_id": str(uuid.uuid4()),
+        "committee_id": committee_id,
+        "members": [m.user.id for m in members or []],
+    }
+    body.update(overrides)
+    return body

@@ -247,3 +247,41 @@ def test_the_trends_page_draws_its_charts(browser, live_server, make_person):
     assert page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() >= 1
     assert "Nueva Esperanza" in page.inner_text("h1")
     assert errors == []
+
+
+def test_police_see_patrols_move_and_their_track_neighbours_do_not(browser, live_server, make_person, make_committee):
+    from datetime import UTC, datetime, timedelta
+
+    make_person("police", username="comisaria")
+    make_person("neighbor", zone_id=1, username="vecino")
+    juan = make_person("volunteer", zone_id=1, username="juan")
+    committee = make_committee(1, [juan], name="Comité Los Pinos")
+    started = datetime.now(UTC) - timedelta(minutes=40)
+    patrol = api_post(
+        live_server, "juan", "/api/v1/patrols",
+        {"client_id": str(uuid.uuid4()), "committee_id": committee, "started_at": started.isoformat()},
+    )  # fmt: skip
+    lat, lon = ZONE_POINTS[1]
+    old = {"t": (datetime.now(UTC) - timedelta(minutes=30)).isoformat(), "lat": lat - 0.01, "lon": lon}
+    recent = {"t": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(), "lat": lat, "lon": lon}
+    api_post(live_server, "juan", f"/api/v1/patrols/{patrol['id']}/positions", {"positions": [old, recent]})
+    police = open_map(browser, live_server, "comisaria")
+    neighbour = open_map(browser, live_server, "vecino")
+    police.wait_for_selector(f"[data-patrol-id='{patrol['id']}']", timeout=5_000)
+    track = f"() => window.ronda.patrols[{patrol['id']}].line.getLatLngs().length"
+    assert police.evaluate(track) == 1  # the point of 30 minutes ago is not in the last 15 minutes
+    # A new position moves the marker live and lengthens the track.
+    now = {"t": datetime.now(UTC).isoformat(), "lat": lat + 0.002, "lon": lon + 0.001}
+    api_post(live_server, "juan", f"/api/v1/patrols/{patrol['id']}/positions", {"positions": [now]})
+    police.wait_for_function(f"{track} === 2", timeout=8_000)
+    moved_to = police.evaluate(f"() => window.ronda.patrols[{patrol['id']}].marker.getLatLng().lat")
+    assert moved_to == pytest.approx(lat + 0.002)
+    police.click(f"[data-patrol-id='{patrol['id']}']")
+    popup = police.locator(".leaflet-popup-content").inner_text()
+    assert "Comité Los Pinos" in popup and "Nombre de juan" in popup
+    # Ending the patrol takes it off the map; the neighbour never had it.
+    api_post(live_server, "juan", f"/api/v1/patrols/{patrol['id']}/end", {})
+    police.wait_for_function(f"() => window.ronda.patrols[{patrol['id']}] === undefined", timeout=3_000)
+    assert neighbour.evaluate("() => Object.keys(window.ronda.patrols).length") == 0
+    assert neighbour.locator(".patrol-icon").count() == 0
+    assert "Nombre de juan" not in neighbour.content()

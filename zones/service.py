@@ -91,7 +91,7 @@ def replace_district(
         session.flush()
     except IntegrityError as exc:
         raise BoundaryFileError(
-            "the import would remove zones or blocks that users, incidents or alarms refer to; "
+            "the import would remove zones or blocks that users, committees, patrols, incidents or alarms refer to; "
             "keep those zones' names in the new file (history is never deleted)"
         ) from exc
     if blocks is None:

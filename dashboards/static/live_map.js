@@ -143,6 +143,84 @@
     renderBanner();
   }
 
+  // --- patrols (police and admins only: the server sends them nobody else) ------------------
+  var patrolLayer = config.patrolsLayer ? window[config.patrolsLayer] : null;
+  var patrols = {};  // id -> {data, points: [[t, lat, lon]], marker, line}
+  var TRACK_MS = 15 * 60 * 1000;
+  function patrolPopup(data) {
+    var box = el("div", "popup");
+    box.appendChild(el("div", "kind", text.patrol));
+    var dl = el("dl");
+    if (data.committee_name) row(dl, text.committee, data.committee_name);
+    row(dl, text.zone, config.zoneNames[data.zone_id] || data.zone_id);
+    if (data.members && data.members.length) {
+      row(dl, text.members, data.members.map(function (m) { return m.display_name || m.username; }).join(", "));
+    }
+    if (data.started_at) row(dl, text.since, when(data.started_at));
+    if (data.last_position) row(dl, text.lastPosition, when(data.last_position.t));
+    box.appendChild(dl);
+    return box;
+  }
+  function drawPatrol(known) {
+    var since = Date.now() - TRACK_MS;
+    known.points = known.points.filter(function (p) { return new Date(p[0]).getTime() >= since; });
+    var last = known.data.last_position;
+    if (!last) return;  // started, but no position yet
+    if (!known.marker) {
+      var icon = L.divIcon({ className: "patrol-icon", html: "P", iconSize: [24, 24] });
+      known.line = L.polyline([], { color: "#1f5f99", weight: 4, opacity: 0.75, interactive: false }).addTo(patrolLayer);
+      known.marker = L.marker([last.lat, last.lon], { icon: icon, zIndexOffset: 5000 }).addTo(patrolLayer);
+    }
+    known.marker.setLatLng([last.lat, last.lon]);
+    known.line.setLatLngs(known.points.map(function (p) { return [p[1], p[2]]; }));
+    known.marker.bindPopup(patrolPopup(known.data));
+    var node = known.marker.getElement && known.marker.getElement();
+    if (node) node.setAttribute("data-patrol-id", known.data.id);
+  }
+  function removePatrol(id) {
+    var known = patrols[id];
+    if (!known) return;
+    if (known.marker) { patrolLayer.removeLayer(known.marker); patrolLayer.removeLayer(known.line); }
+    delete patrols[id];
+  }
+  function addPoints(known, points) {
+    var seen = {};
+    known.points.concat(points || []).forEach(function (p) { seen[p[0]] = p; });
+    known.points = Object.keys(seen).sort().map(function (t) { return seen[t]; });
+  }
+  function showPatrol(data) {
+    if (!patrolLayer) return;
+    if (data.status === "ended") { removePatrol(data.id); return; }
+    var known = patrols[data.id] || (patrols[data.id] = { data: data, points: [] });
+    var last = known.data.last_position;
+    known.data = data;
+    if (!data.last_position) known.data.last_position = last;  // an older record must not hide a newer point
+    addPoints(known, data.track);
+    drawPatrol(known);
+  }
+  function movePatrol(moved) {
+    if (!patrolLayer) return;
+    var known = patrols[moved.id];
+    if (!known) known = patrols[moved.id] = { data: { id: moved.id, zone_id: moved.zone_id }, points: [] };
+    var last = known.data.last_position;
+    if (moved.last_position && (!last || moved.last_position.t >= last.t)) known.data.last_position = moved.last_position;
+    addPoints(known, moved.points);
+    drawPatrol(known);
+  }
+  function refreshPatrols() {
+    // Positions are not in the event log: after a disconnection, read the patrols again.
+    if (!patrolLayer) return Promise.resolve();
+    return fetch("/api/v1/patrols?active=true&track=true", { headers: { "Authorization": "Bearer " + config.token } })
+      .then(function (response) { if (!response.ok) throw new Error(response.status); return response.json(); })
+      .then(function (list) {
+        var active = {};
+        list.forEach(function (data) { active[data.id] = true; showPatrol(data); });
+        Object.keys(patrols).forEach(function (id) { if (!active[id]) removePatrol(id); });
+      })
+      .catch(function () { /* the next reconnect tries again */ });
+  }
+  if (patrolLayer) setInterval(function () { Object.keys(patrols).forEach(function (id) { drawPatrol(patrols[id]); }); }, 60000);
+
   // --- events ----------------------------------------------------------------------------
   // Live events and the catch-up answer may interleave (a slow 3G answer, several server
   // processes): each event is applied once, and an entity never goes back to an older state.
@@ -153,10 +231,12 @@
     if (applied[event.seq]) return;
     applied[event.seq] = true;
     var isIncident = event.type.indexOf("incident_") === 0;
-    var key = (isIncident ? "i" : "a") + event.data.id;
+    var isPatrol = event.type.indexOf("patrol_") === 0;
+    var key = (isIncident ? "i" : isPatrol ? "p" : "a") + event.data.id;
     if ((entitySeq[key] || 0) > event.seq) return;  // a newer state is already shown
     entitySeq[key] = event.seq;
     if (isIncident) showIncident(event.data);
+    else if (isPatrol) showPatrol(event.data);
     else {
       var isNew = event.type === "alarm_raised" && !alarms[event.data.id];
       showAlarm(event.data);
@@ -191,17 +271,25 @@
 
   config.incidents.forEach(showIncident);
   config.alarms.forEach(showAlarm);
+  config.patrols.forEach(showPatrol);
   var socket = io({ auth: { token: config.token }, transports: ["websocket", "polling"] });
   ["incident_reported", "incident_updated", "alarm_raised", "alarm_acknowledged", "alarm_escalated",
-   "alarm_resolved"].forEach(function (name) { socket.on(name, apply); });
+   "alarm_resolved", "patrol_started", "patrol_ended"].forEach(function (name) { socket.on(name, apply); });
+  socket.on("patrol_moved", function (event) { movePatrol(event.data); });
+  var connectedBefore = false;
   socket.on("connect", function () {
     setState("live");
     catchUp();  // whatever happened since the page was made, or while we were away
+    if (connectedBefore) refreshPatrols();
+    connectedBefore = true;
   });
   socket.on("disconnect", function () { setState("reconnecting"); });
   socket.on("connect_error", function (error) {
     setState("reconnecting");
     if (error && error.message === "unauthorized") expired();
   });
-  window.ronda = { incidents: incidents, alarms: alarms, socket: socket, caughtUpTo: function () { return caughtUpTo; } };
+  window.ronda = {
+    incidents: incidents, alarms: alarms, patrols: patrols, socket: socket,
+    caughtUpTo: function () { return caughtUpTo; }
+  };
 })();

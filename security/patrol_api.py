@@ -1,0 +1,342 @@
+"""The API of committees, patrols, trackers and the phones' offline sync (under /api/v1), and the
+OsmAnd endpoint (/osmand) that Traccar Client posts positions to.
+
+Routes are thin, as in security.api: validate, call one service, commit, push, answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from flask_babel import gettext
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from security import committees, patrols, sync
+from security.api import (
+    BEARER,
+    authenticate_request,
+    db,
+    error_body,
+    error_response,
+    me,
+    viewer,
+)
+from security.context import ronda
+from security.errors import DomainError, Forbidden, NotFound, ValidationProblem
+from security.models import (
+    CommitteeCreate,
+    Event,
+    Id,
+    MemberAdd,
+    PatrolCreate,
+    PatrolEnd,
+    PositionBatch,
+    User,
+)
+from security.osmand import parse_fix
+from security.push import publish, publish_moves, socketio
+
+patrol_api = APIBlueprint("patrol_api", __name__, url_prefix="/api/v1", abp_security=BEARER)
+patrol_api.before_request(authenticate_request)
+t_committees = Tag(name="committees", description="Local citizen-security committees")
+t_patrols = Tag(name="patrols", description="Patrol shifts, their members and their positions")
+t_sync = Tag(name="sync", description="Operations queued on a phone while it was offline")
+
+# Operations applied between two commits of a sync batch; between chunks the server serves
+# other requests and websockets (a batch never holds the event loop for long).
+SYNC_CHUNK = 50
+SYNC_MAX_BYTES = 8 * 1024 * 1024  # unpacked; other routes keep MAX_CONTENT_LENGTH
+
+
+def _commit_and_publish(events: list[Event | None], moved: list[dict[str, Any]] | None = None) -> None:
+    db().commit()
+    publish(events)
+    publish_moves(moved or [])
+
+
+# --- committees ---------------------------------------------------------------------------
+
+
+class CommitteeQuery(BaseModel):
+    zone_id: Id | None = None
+
+
+class CommitteePath(BaseModel):
+    committee_id: Id
+
+
+class MemberPath(BaseModel):
+    committee_id: Id
+    user_id: Id
+
+
+@patrol_api.get("/committees", tags=[t_committees], summary="Committees, by zone and name")
+def list_committees_route(query: CommitteeQuery) -> Response:
+    """A phone or dashboard lists the committees it may see."""
+    who = viewer()
+    rows = committees.list_committees(session=db(), viewer=who, zone_id=query.zone_id)
+    return jsonify(committees.committee_views(session=db(), viewer=who, committees=rows))
+
+
+@patrol_api.post(
+    "/committees",
+    tags=[t_committees],
+    responses={403: None, 409: None, 422: None},
+    summary="Create a committee (admins; coordinators in their zone)",
+)
+def create_committee_route(body: CommitteeCreate) -> tuple[Response, int]:
+    """An admin or a zone's coordinator sets up a committee."""
+    committee = committees.create_committee(session=db(), actor=me(), data=body)
+    db().commit()
+    return jsonify(committees.committee_view(session=db(), actor=me(), committee=committee)), 201
+
+
+@patrol_api.get("/committees/<int:committee_id>", tags=[t_committees], summary="One committee and its members")
+def get_committee_route(path: CommitteePath) -> Response:
+    """A phone or dashboard opens a committee."""
+    committee = committees.get_committee(session=db(), viewer=viewer(), committee_id=path.committee_id)
+    return jsonify(committees.committee_view(session=db(), actor=me(), committee=committee))
+
+
+def _user(body: MemberAdd) -> User:
+    if (body.user_id is None) == (body.username is None):
+        raise ValidationProblem(("user_id", "username"), "Indique user_id o username.")
+    if body.user_id is not None:
+        user = db().get(User, body.user_id)
+    else:
+        user = db().exec(select(User).where(User.username == body.username)).first()
+    if user is None:
+        raise ValidationProblem("user_id" if body.user_id is not None else "username", "No existe esa persona.")
+    return user
+
+
+@patrol_api.post(
+    "/committees/<int:committee_id>/members",
+    tags=[t_committees],
+    responses={403: None, 422: None},
+    summary="Add a member (the committee's coordinators, admins)",
+)
+def add_member_route(path: CommitteePath, body: MemberAdd) -> tuple[Response, int]:
+    """A coordinator adds a volunteer to the committee."""
+    committee = committees.get_committee(session=db(), viewer=viewer(), committee_id=path.committee_id)
+    added = committees.add_member(session=db(), actor=me(), committee=committee, user=_user(body))
+    db().commit()
+    return jsonify(committees.committee_view(session=db(), actor=me(), committee=committee)), 201 if added else 200
+
+
+@patrol_api.delete(
+    "/committees/<int:committee_id>/members/<int:user_id>",
+    tags=[t_committees],
+    responses={403: None, 404: None},
+    summary="Remove a member (the committee's coordinators, admins)",
+)
+def remove_member_route(path: MemberPath) -> Response:
+    """A coordinator takes a member out of the committee."""
+    committee = committees.get_committee(session=db(), viewer=viewer(), committee_id=path.committee_id)
+    if not committees.remove_member(session=db(), actor=me(), committee=committee, user_id=path.user_id):
+        raise NotFound("Esa persona no es miembro del comité.")
+    db().commit()
+    return jsonify(committees.committee_view(session=db(), actor=me(), committee=committee))
+
+
+# --- patrols ------------------------------------------------------------------------------
+
+
+class PatrolQuery(BaseModel):
+    zone_id: Id | None = None
+    active: bool = Field(default=True, description="Only patrols still in the street")
+    track: bool = Field(default=False, description="Add the last 15 minutes of track (police, admins)")
+
+
+class PatrolPath(BaseModel):
+    patrol_id: Id
+
+
+def _patrol_answer(patrol: patrols.Patrol, *, status: int = 200) -> tuple[Response, int]:
+    record = patrols.patrol_record(db(), patrol)
+    return jsonify(patrols.patrol_view(record, viewer=viewer())), status
+
+
+@patrol_api.post(
+    "/patrols",
+    tags=[t_patrols],
+    responses={403: None, 409: None, 422: None},
+    summary="Start a patrol shift (idempotent on client_id)",
+)
+def start_patrol_route(body: PatrolCreate) -> tuple[Response, int]:
+    """A committee member's phone starts the shift."""
+    patrol, events = patrols.start_patrol(session=db(), actor=me(), data=body)
+    _commit_and_publish(list(events))
+    started = any(e.type == "patrol_started" for e in events)
+    return _patrol_answer(patrol, status=201 if started else 200)
+
+
+@patrol_api.get("/patrols", tags=[t_patrols], summary="Patrols, newest first (police, admins, the zone's committees)")
+def list_patrols_route(query: PatrolQuery) -> Response:
+    """A police dashboard draws the patrols in the street."""
+    who = viewer()
+    rows = patrols.list_patrols(session=db(), viewer=who, zone_id=query.zone_id, active_only=query.active)
+    records = patrols.patrol_records(session=db(), patrols=rows, with_track=query.track and who.sees_all_zones)
+    return jsonify([patrols.patrol_view(r, viewer=who) for r in records])
+
+
+@patrol_api.get("/patrols/<int:patrol_id>", tags=[t_patrols], summary="One patrol")
+def get_patrol_route(path: PatrolPath) -> tuple[Response, int]:
+    """A dashboard opens a patrol."""
+    return _patrol_answer(patrols.get_patrol(session=db(), viewer=viewer(), patrol_id=path.patrol_id))
+
+
+@patrol_api.post(
+    "/patrols/<int:patrol_id>/end",
+    tags=[t_patrols],
+    responses={403: None, 422: None},
+    summary="End a patrol shift (ending it again changes nothing)",
+)
+def end_patrol_route(path: PatrolPath, body: PatrolEnd) -> tuple[Response, int]:
+    """A member's phone ends the shift."""
+    patrol, event = patrols.end_patrol(session=db(), actor=me(), patrol_id=path.patrol_id, data=body)
+    _commit_and_publish([event])
+    return _patrol_answer(patrol)
+
+
+@patrol_api.post(
+    "/patrols/<int:patrol_id>/positions",
+    tags=[t_patrols],
+    responses={403: None, 404: None, 422: None},
+    summary="Positions a member's phone recorded on the patrol",
+)
+def record_positions_route(path: PatrolPath, body: PositionBatch) -> Response:
+    """A member's phone sends the points it recorded."""
+    result = patrols.record_positions(session=db(), actor=me(), patrol_id=path.patrol_id, positions=body.positions)
+    _commit_and_publish([], [patrols.moved_payload(result)] if result.new_points else [])
+    return jsonify({"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected})
+
+
+class TrackerCreate(BaseModel):
+    device_id: str = Field(min_length=1, max_length=100, description="The device identifier shown in Traccar Client")
+    user_id: Id | None = Field(default=None, description="Whose tracker (default: yours; admins and coordinators "
+                               "may register one for a member of their zone)")  # fmt: skip
+
+
+@patrol_api.post(
+    "/trackers",
+    tags=[t_patrols],
+    responses={403: None, 422: None},
+    summary="Register a Traccar Client device id to a volunteer (OsmAnd protocol at /osmand)",
+)
+def register_tracker_route(body: TrackerCreate) -> tuple[Response, int]:
+    """A volunteer links the tracker app of their phone."""
+    actor = me()
+    owner = actor if body.user_id in (None, actor.id) else db().get(User, body.user_id)
+    if owner is None:
+        raise ValidationProblem("user_id", "No existe esa persona.")
+    if owner.id != actor.id and not (
+        actor.role == "admin" or (actor.role == "coordinator" and owner.zone_id == actor.zone_id)
+    ):
+        raise Forbidden("Solo puede registrar su propio dispositivo.")
+    tracker = patrols.register_tracker(session=db(), device_id=body.device_id, user=owner)
+    db().commit()
+    return jsonify({"id": tracker.id, "device_id": tracker.device_id, "user_id": tracker.user_id}), 201
+
+
+# --- offline sync ---------------------------------------------------------------------------
+
+
+@patrol_api.post(
+    "/sync",
+    tags=[t_sync],
+    responses={422: None},
+    summary="Apply operations a phone queued offline, in order and idempotently; one answer per operation",
+)
+def sync_route(body: sync.SyncBatch) -> Response:
+    """A phone that got its signal back sends what it recorded."""
+    user = me()
+    results: list[dict[str, Any]] = []
+    events: list[Event | None] = []
+    moved: list[dict[str, Any]] = []
+    session = db()
+    for outcome in sync.apply_operations(session=session, user=user, operations=body.operations, index=ronda().index):
+        results.append(_outcome_view(outcome))
+        events.extend(outcome.events)
+        moved.extend(outcome.moved)
+        if (outcome.index + 1) % SYNC_CHUNK == 0:
+            _commit_and_publish(events, moved)
+            events, moved = [], []
+            socketio.sleep(0)  # let websockets and other requests run between chunks
+    _commit_and_publish(events, moved)
+    counts = {
+        status: sum(1 for r in results if r["status"] == status)
+        for status in ("applied", "already_applied", "rejected")
+    }
+    return jsonify({**counts, "results": results})
+
+
+def _outcome_view(outcome: sync.Outcome) -> dict[str, Any]:
+    """One operation's answer, compact: its index in the batch, status, and id or error.
+
+    The phone knows its operations by their order; only refused ones repeat their client_id
+    (a UUID costs ~20 bytes even gzipped, most of a 500-operation answer).
+    """
+    view: dict[str, Any] = {"index": outcome.index, "status": outcome.status}
+    if outcome.id is not None:
+        view["id"] = outcome.id
+    if outcome.error is not None:
+        view["client_id"] = outcome.client_id
+        view["error"] = error_body(outcome.error, prefix=outcome.error_prefix)
+    view.update(outcome.details)
+    return view
+
+
+@patrol_api.before_request
+def _sync_limits() -> None:
+    if request.endpoint == "patrol_api.sync_route":
+        request.max_content_length = SYNC_MAX_BYTES
+
+
+# --- OsmAnd (Traccar Client) -----------------------------------------------------------------
+
+tracking = Blueprint("tracking", __name__)
+
+
+@tracking.route("/osmand", methods=["GET", "POST"])
+def osmand() -> tuple[Response, int]:
+    """Traccar Client (or OsmAnd) reports where a registered volunteer's phone is."""
+    session = Session(ronda().engine, expire_on_commit=False)
+    try:
+        body = request.get_json(silent=True) if request.is_json else None
+        params = request.values.to_dict()
+        try:
+            fix = parse_fix(params=params, body=body)
+        except DomainError as exc:
+            answer = error_body(exc)
+            return error_response(400, answer.pop("error"), answer.pop("message"), answer.pop("fields", None)), 400
+        tracker, patrol = patrols.tracker_patrol(session=session, device_id=fix.device_id)
+        if tracker is None:
+            return error_response(
+                403,
+                "unknown_device",
+                gettext("Dispositivo no registrado: regístrelo en Ronda (POST /api/v1/trackers)."),
+            ), 403
+        # Off duty, a volunteer is not tracked: the point is acknowledged (so the app does not
+        # resend it for ever) and dropped.
+        if not fix.valid:
+            return jsonify({"stored": False, "reason": "invalid_fix"}), 200
+        if patrol is None:
+            return jsonify({"stored": False, "reason": "no_active_patrol"}), 200
+        result = patrols.store_positions(session=session, patrol=patrol, positions=[fix.position], source="osmand")
+        session.commit()
+        publish_moves([patrols.moved_payload(result)] if result.new_points else [])
+        if result.rejected:
+            return jsonify({"stored": False, "reason": result.rejected[0]["problem"], "patrol_id": patrol.id}), 200
+        return jsonify({"stored": True, "duplicate": result.duplicates > 0, "patrol_id": patrol.id}), 200
+    finally:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    """Register the committees, patrols and sync API, and the OsmAnd endpoint."""
+    app.register_api(patrol_api)  # type: ignore[attr-defined]
+    app.register_blueprint(tracking)

@@ -1,0 +1,482 @@
+"""Patrols: a committee's shift in the street, its members, its track, and its distance.
+
+Times come from the phone (what the committee counts) and are stored beside the server's
+receipt time. Positions are kept only while a shift lasts: a point recorded before the
+patrol started or after it ended is refused, so no volunteer is tracked off duty.
+Distances are measured on a metric projection (UTM zone 18S, EPSG:32718, which covers Lima).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from pyproj import Transformer
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from security.auth import Viewer, viewer_of
+from security.committees import is_member, member_ids
+from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from security.events import append_event
+from security.incidents import CLOCK_SKEW
+from security.models import (
+    Committee,
+    Event,
+    Patrol,
+    PatrolCreate,
+    PatrolEnd,
+    PatrolMember,
+    PatrolPosition,
+    PositionIn,
+    Tracker,
+    User,
+)
+from security.visibility import person
+from zones.database import utcnow
+
+METRIC_CRS = "EPSG:32718"  # UTM zone 18S: metres, for Lima and Callao
+_TO_METRIC = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
+# A point less precise than this says little about where the patrol walked; a jump faster
+# than this between two points is a GPS glitch, not a patrol (about 110 km/h).
+MAX_ACCURACY_M = 100.0
+MAX_SPEED_MS = 30.0
+# A shift left open longer than this is closed by the server and flagged.
+MAX_OPEN = timedelta(hours=12)
+TRACK_MINUTES = 15
+
+
+# --- starting and ending -----------------------------------------------------------------
+
+
+def start_patrol(*, session: Session, actor: User, data: PatrolCreate) -> tuple[Patrol, list[Event]]:
+    """Start a committee's shift with the members present; a retried client_id returns the first.
+
+    The starter must belong to the committee (admins may start one for it) and is counted
+    present; every member named must belong to it and be on no other active patrol. Returns
+    the patrol and its events: `patrol_started`, after the `patrol_ended` of any overdue
+    shift closed on the way; none for a retry.
+    """
+    client_id = str(data.client_id)
+    existing = _by_client_id(session=session, user_id=actor.id, client_id=client_id)  # type: ignore[arg-type]
+    if existing is not None:
+        return existing, []
+    committee = session.get(Committee, data.committee_id)
+    if committee is None or not committee.active:
+        raise ValidationProblem("committee_id", "No existe el comité %(id)s.", id=data.committee_id)
+    starter_is_member = is_member(session=session, committee_id=committee.id, user_id=actor.id)  # type: ignore[arg-type]
+    if not starter_is_member and actor.role != "admin":
+        raise Forbidden("Solo los miembros del comité pueden iniciar su ronda.")
+    now = utcnow()
+    started_at = data.started_at or now
+    if started_at > now + CLOCK_SKEW:
+        raise ValidationProblem("started_at", "La hora de inicio está en el futuro.")
+    present: set[int] = set(data.members) | ({int(actor.id)} if starter_is_member and actor.id else set())
+    if not present:
+        raise ValidationProblem("members", "Indique al menos un miembro presente.")
+    outsiders = present - member_ids(session=session, committee_id=committee.id)  # type: ignore[arg-type]
+    if outsiders:
+        raise ValidationProblem(
+            "members", "No son miembros del comité: %(ids)s.", ids=", ".join(str(i) for i in sorted(outsiders))
+        )
+    events = close_overdue(session=session, now=now)  # a shift forgotten yesterday must not block today's
+    busy = active_patrol_of(session=session, user_ids=present)
+    if busy is not None:
+        raise Conflict(
+            "Un miembro ya está en otra ronda activa (%(id)s); termínela primero.",
+            id=busy.id,
+            details={"active_patrol_id": busy.id},
+        )
+    patrol = Patrol(
+        client_id=client_id,
+        committee_id=committee.id,  # type: ignore[arg-type]
+        zone_id=committee.zone_id,
+        started_by=actor.id,  # type: ignore[arg-type]
+        planned_route=data.planned_route.model_dump_json() if data.planned_route else None,
+        started_at=started_at,
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(patrol)
+            session.flush()
+            for user_id in sorted(present):
+                session.add(PatrolMember(patrol_id=patrol.id, user_id=user_id))  # type: ignore[arg-type]
+            session.flush()
+    except IntegrityError:
+        # The same retry arrived twice at once: the other request stored it first.
+        existing = _by_client_id(session=session, user_id=actor.id, client_id=client_id)  # type: ignore[arg-type]
+        if existing is None:
+            raise
+        return existing, events
+    events.append(
+        append_event(
+            session=session, type="patrol_started", zone_id=patrol.zone_id, data=patrol_record(session, patrol)
+        )
+    )
+    return patrol, events
+
+
+def _by_client_id(*, session: Session, user_id: int, client_id: str) -> Patrol | None:
+    query = select(Patrol).where(Patrol.started_by == user_id, Patrol.client_id == client_id)
+    return session.exec(query).first()
+
+
+def active_patrol_of(*, session: Session, user_ids: set[int]) -> Patrol | None:
+    """An active patrol one of these users is on, if any."""
+    if not user_ids:
+        return None
+    query = (
+        select(Patrol)
+        .join(PatrolMember, col(PatrolMember.patrol_id) == col(Patrol.id))
+        .where(col(PatrolMember.user_id).in_(user_ids), col(Patrol.ended_at).is_(None))
+        .order_by(col(Patrol.id).desc())
+    )
+    return session.exec(query).first()
+
+
+def get_patrol(*, session: Session, viewer: Viewer, patrol_id: int) -> Patrol:
+    """The patrol, if it exists and the viewer may see patrols of its zone (never neighbours)."""
+    if viewer.role == "neighbor":
+        raise Forbidden("Las rondas solo son visibles para la policía y los comités.")
+    patrol = session.get(Patrol, patrol_id)
+    if patrol is None:
+        raise NotFound("No existe la ronda %(id)s.", id=patrol_id)
+    if not viewer.may_see_zone(patrol.zone_id):
+        raise Forbidden("Esta ronda es de otra zona.")
+    return patrol
+
+
+def _is_on_patrol(session: Session, patrol: Patrol, user_id: int | None) -> bool:
+    return user_id is not None and session.get(PatrolMember, (patrol.id, user_id)) is not None
+
+
+def end_patrol(*, session: Session, actor: User, patrol_id: int, data: PatrolEnd) -> tuple[Patrol, Event | None]:
+    """End a shift (its members, the committee's coordinators, police, admins); ending it again
+    changes nothing."""
+    viewer = viewer_of(actor)
+    patrol = get_patrol(session=session, viewer=viewer, patrol_id=patrol_id)
+    allowed = (
+        viewer.role in ("police", "admin")
+        or _is_on_patrol(session, patrol, actor.id)
+        or (
+            actor.role == "coordinator"
+            and is_member(session=session, committee_id=patrol.committee_id, user_id=actor.id)
+        )
+    )
+    if not allowed:
+        raise Forbidden("Solo los miembros de la ronda, su coordinador o la policía pueden terminarla.")
+    if patrol.ended_at is not None:
+        return patrol, None
+    now = utcnow()
+    ended_at = data.ended_at or now
+    if ended_at > now + CLOCK_SKEW:
+        raise ValidationProblem("ended_at", "La hora de fin está en el futuro.")
+    if ended_at < patrol.started_at:
+        raise ValidationProblem("ended_at", "La hora de fin es anterior al inicio de la ronda.")
+    claimed = _close(session, patrol, ended_at=ended_at, now=now, ended_by=actor.id, auto=False)
+    if not claimed:  # closed meanwhile by another request or the server
+        session.refresh(patrol)
+        return patrol, None
+    return patrol, append_event(
+        session=session, type="patrol_ended", zone_id=patrol.zone_id, data=patrol_record(session, patrol)
+    )
+
+
+def _close(
+    session: Session, patrol: Patrol, *, ended_at: datetime, now: datetime, ended_by: int | None, auto: bool
+) -> bool:
+    """Close an open patrol with its measured distance; False when it was already closed."""
+    distance = measure_distance(session=session, patrol_id=patrol.id)  # type: ignore[arg-type]
+    claimed = session.execute(
+        update(Patrol)
+        .where(col(Patrol.id) == patrol.id, col(Patrol.ended_at).is_(None))
+        .values(ended_at=ended_at, end_received_at=now, ended_by=ended_by, auto_closed=auto, distance_m=distance)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.refresh(patrol)
+    return True
+
+
+def close_overdue(*, session: Session, now: datetime | None = None, max_open: timedelta = MAX_OPEN) -> list[Event]:
+    """Close, flagged, every patrol open longer than `max_open`; returns their `patrol_ended` events.
+
+    Its end is its last position within the shift's first `max_open`, else `max_open` after the
+    start: hours nobody recorded are not counted as patrolled. A conditional update claims
+    each patrol, so two server processes never close one twice.
+    """
+    now = now or utcnow()
+    due = session.exec(
+        select(Patrol).where(col(Patrol.ended_at).is_(None), col(Patrol.started_at) <= now - max_open)
+    ).all()
+    events: list[Event] = []
+    for patrol in due:
+        limit = patrol.started_at + max_open
+        last = patrol.last_position_at
+        ended_at = last if last is not None and patrol.started_at <= last <= limit else limit
+        if _close(session, patrol, ended_at=ended_at, now=now, ended_by=None, auto=True):
+            events.append(
+                append_event(
+                    session=session, type="patrol_ended", zone_id=patrol.zone_id, data=patrol_record(session, patrol)
+                )
+            )
+    return events
+
+
+# --- positions ---------------------------------------------------------------------------
+
+
+@dataclass
+class PositionsResult:
+    """What a batch of positions did: stored, already stored, refused (index, field, problem)."""
+
+    patrol: Patrol
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    new_points: list[PatrolPosition] = field(default_factory=list)
+
+
+def record_positions(
+    *, session: Session, actor: User, patrol_id: int, positions: list[PositionIn], source: str = "app"
+) -> PositionsResult:
+    """Store the points a member's phone recorded on a patrol (idempotent per point time).
+
+    A point in the future, or outside the shift, is refused on its own: the others are kept.
+    """
+    patrol = session.get(Patrol, patrol_id)
+    if patrol is None:
+        raise NotFound("No existe la ronda %(id)s.", id=patrol_id)
+    if actor.role != "admin" and not _is_on_patrol(session, patrol, actor.id):
+        raise Forbidden("Solo los miembros de la ronda pueden enviar sus posiciones.")
+    return store_positions(session=session, patrol=patrol, positions=positions, source=source)
+
+
+def store_positions(*, session: Session, patrol: Patrol, positions: list[PositionIn], source: str) -> PositionsResult:
+    """Store points of `patrol` (the caller has checked who sends them)."""
+    now = utcnow()
+    result = PositionsResult(patrol=patrol)
+    earliest = patrol.started_at - CLOCK_SKEW
+    latest = min(now, patrol.ended_at or now) + CLOCK_SKEW
+    fresh: dict[datetime, PositionIn] = {}
+    for index, point in enumerate(positions):
+        if point.t > now + CLOCK_SKEW:
+            result.rejected.append({"index": index, "field": "t", "problem": "future"})
+        elif point.t < earliest or point.t > latest:
+            result.rejected.append({"index": index, "field": "t", "problem": "outside_patrol"})
+        elif point.t in fresh:
+            result.duplicates += 1
+        else:
+            fresh[point.t] = point
+    if fresh:
+        stored = set(
+            session.exec(
+                select(PatrolPosition.t).where(
+                    PatrolPosition.patrol_id == patrol.id,
+                    col(PatrolPosition.t) >= min(fresh),
+                    col(PatrolPosition.t) <= max(fresh),
+                )
+            ).all()
+        )
+        for t in stored & set(fresh):
+            del fresh[t]
+            result.duplicates += 1
+    if not fresh:
+        return result
+    rows = [
+        PatrolPosition(
+            patrol_id=patrol.id,  # type: ignore[arg-type]
+            t=p.t,
+            received_at=now,
+            lat=p.lat,
+            lon=p.lon,
+            accuracy=p.accuracy,
+            speed=p.speed,
+            bearing=p.bearing,
+            battery=p.battery,
+            source=source,
+        )
+        for p in sorted(fresh.values(), key=lambda p: p.t)
+    ]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(PatrolPosition).on_conflict_do_nothing(index_elements=["patrol_id", "t"]),  # a racing retry
+        [r.model_dump(exclude={"id"}) for r in rows],
+    )
+    result.accepted = len(rows)
+    result.new_points = rows
+    newest = rows[-1]
+    if patrol.last_position_at is None or newest.t > patrol.last_position_at:
+        patrol.last_lat, patrol.last_lon, patrol.last_position_at = newest.lat, newest.lon, newest.t
+    if patrol.ended_at is not None:  # late points of a finished shift: measure it again
+        patrol.distance_m = measure_distance(session=session, patrol_id=patrol.id)  # type: ignore[arg-type]
+    session.add(patrol)
+    session.flush()
+    return result
+
+
+def measure_distance(*, session: Session, patrol_id: int) -> float:
+    """The length in metres of a patrol's track, in time order, on a metric projection.
+
+    Points less accurate than MAX_ACCURACY_M are left out, and so are jumps faster than
+    MAX_SPEED_MS (GPS glitches).
+    """
+    rows = session.exec(
+        select(PatrolPosition.t, PatrolPosition.lat, PatrolPosition.lon, PatrolPosition.accuracy)
+        .where(PatrolPosition.patrol_id == patrol_id)
+        .order_by(col(PatrolPosition.t))
+    ).all()
+    points = [(t, lat, lon) for t, lat, lon, accuracy in rows if accuracy is None or accuracy <= MAX_ACCURACY_M]
+    return track_length(points)
+
+
+def track_length(points: list[tuple[datetime, float, float]]) -> float:
+    """Metres along (time, lat, lon) points sorted by time (EPSG:4326 in, measured in EPSG:32718)."""
+    if len(points) < 2:
+        return 0.0
+    lats = np.array([p[1] for p in points])
+    lons = np.array([p[2] for p in points])
+    seconds = np.array([p[0].timestamp() for p in points])
+    x, y = _TO_METRIC.transform(lons, lats)
+    steps = np.hypot(np.diff(x), np.diff(y))
+    elapsed = np.maximum(np.diff(seconds), 1.0)
+    return float(round(steps[steps / elapsed <= MAX_SPEED_MS].sum(), 1))
+
+
+def track(
+    *, session: Session, patrol_id: int, minutes: int = TRACK_MINUTES, now: datetime | None = None
+) -> list[list[Any]]:
+    """The patrol's points of the last `minutes`, oldest first, as [t, lat, lon]."""
+    since = (now or utcnow()) - timedelta(minutes=minutes)
+    rows = session.exec(
+        select(PatrolPosition.t, PatrolPosition.lat, PatrolPosition.lon)
+        .where(PatrolPosition.patrol_id == patrol_id, col(PatrolPosition.t) >= since)
+        .order_by(col(PatrolPosition.t))
+    ).all()
+    return [[t.isoformat(), lat, lon] for t, lat, lon in rows]
+
+
+# --- trackers (Traccar Client, OsmAnd protocol) ---------------------------------------------
+
+
+def register_tracker(*, session: Session, device_id: str, user: User) -> Tracker:
+    """Link a tracker app's device id to a volunteer (replacing any earlier owner of that id)."""
+    device_id = device_id.strip()
+    if not device_id or len(device_id) > 100:
+        raise ValidationProblem("device_id", "El identificador del dispositivo no es válido.")
+    if user.role not in ("volunteer", "coordinator"):
+        raise ValidationProblem("user_id", "Solo voluntarios y coordinadores patrullan.")
+    tracker = session.exec(select(Tracker).where(Tracker.device_id == device_id)).first()
+    if tracker is None:
+        tracker = Tracker(device_id=device_id, user_id=user.id)  # type: ignore[arg-type]
+    tracker.user_id, tracker.active = user.id, True  # type: ignore[assignment]
+    session.add(tracker)
+    session.flush()
+    return tracker
+
+
+def tracker_patrol(*, session: Session, device_id: str) -> tuple[Tracker | None, Patrol | None]:
+    """The registered tracker of a device id, and the active patrol of its volunteer."""
+    tracker = session.exec(select(Tracker).where(Tracker.device_id == device_id, col(Tracker.active).is_(True))).first()
+    if tracker is None:
+        return None, None
+    return tracker, active_patrol_of(session=session, user_ids={tracker.user_id})
+
+
+# --- what dashboards see -------------------------------------------------------------------
+
+
+def patrol_record(session: Session, patrol: Patrol) -> dict[str, Any]:
+    """The record of a patrol (JSON-ready): only police, admins and the zone's committees see it."""
+    committee = session.get(Committee, patrol.committee_id)
+    members = session.exec(
+        select(User)
+        .join(PatrolMember, col(PatrolMember.user_id) == col(User.id))
+        .where(PatrolMember.patrol_id == patrol.id)
+        .order_by(col(User.display_name))
+    ).all()
+    hours = None
+    if patrol.ended_at is not None:
+        hours = round((patrol.ended_at - patrol.started_at).total_seconds() / 3600, 2)
+    return {
+        "id": patrol.id,
+        "committee_id": patrol.committee_id,
+        "committee_name": committee.name if committee else None,
+        "zone_id": patrol.zone_id,
+        "status": "active" if patrol.ended_at is None else "ended",
+        "members": [person(m) for m in members],
+        "started_at": patrol.started_at.isoformat(),
+        "received_at": patrol.received_at.isoformat(),
+        "ended_at": patrol.ended_at.isoformat() if patrol.ended_at else None,
+        "auto_closed": patrol.auto_closed,
+        "hours": hours,
+        "distance_m": patrol.distance_m if patrol.ended_at is not None else None,
+        "planned_route": json.loads(patrol.planned_route) if patrol.planned_route else None,
+        "last_position": (
+            {"t": patrol.last_position_at.isoformat(), "lat": patrol.last_lat, "lon": patrol.last_lon}
+            if patrol.last_position_at is not None
+            else None
+        ),
+    }
+
+
+def patrol_view(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
+    """A patrol record for `viewer`: where it is only for police and admins."""
+    if viewer.role in ("police", "admin"):
+        return record
+    view = dict(record)
+    view.pop("last_position", None)
+    view.pop("track", None)
+    return view
+
+
+def list_patrols(
+    *, session: Session, viewer: Viewer, zone_id: int | None, active_only: bool, limit: int = 200
+) -> list[Patrol]:
+    """Patrols the viewer may see, newest first (never for neighbours)."""
+    if viewer.role == "neighbor":
+        raise Forbidden("Las rondas solo son visibles para la policía y los comités.")
+    if not viewer.sees_all_zones:
+        if zone_id is not None and zone_id != viewer.zone_id:
+            raise Forbidden("Solo puede consultar su propia zona.")
+        zone_id = viewer.zone_id
+    query = select(Patrol)
+    if zone_id is not None:
+        query = query.where(Patrol.zone_id == zone_id)
+    if active_only:
+        query = query.where(col(Patrol.ended_at).is_(None))
+    return list(session.exec(query.order_by(col(Patrol.id).desc()).limit(limit)).all())
+
+
+def patrol_records(
+    *, session: Session, patrols: list[Patrol], with_track: bool = False, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Records of several patrols, with the last TRACK_MINUTES of track when asked."""
+    records = []
+    for patrol in patrols:
+        record = patrol_record(session, patrol)
+        if with_track:
+            record["track"] = track(session=session, patrol_id=patrol.id, now=now)  # type: ignore[arg-type]
+        records.append(record)
+    return records
+
+
+def moved_payload(result: PositionsResult) -> dict[str, Any]:
+    """The `patrol_moved` data of a batch's new points: the newest point and the new track."""
+    patrol = result.patrol
+    return {
+        "id": patrol.id,
+        "zone_id": patrol.zone_id,
+        "last_position": {"t": patrol.last_position_at.isoformat(), "lat": patrol.last_lat, "lon": patrol.last_lon}
+        if patrol.last_position_at
+        else None,
+        "points": [[p.t.isoformat(), p.lat, p.lon] for p in result.new_points],
+    }
