@@ -215,8 +215,9 @@ def _bounds(features: list[dict[str, Any]]) -> list[list[float]] | None:
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
-def map_parts(fmap: folium.Map) -> dict[str, str]:
-    """The map's <head> tags, its <div> and its script, to place in a page of our own."""
+def map_parts(fmap: folium.Map) -> dict[str, str | None]:
+    """The map's <head> tags, its <div> and its script, to place in a page of our own (and the names
+    of its live layers; `patrols_name` None when the map has no patrol layer)."""
     root = fmap.get_root()
     assert isinstance(root, Figure)
     root.render()
