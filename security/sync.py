@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from security import alarms, incidents, patrols
-from security.errors import DomainError, ValidationProblem
+from security.errors import Conflict, DomainError, ValidationProblem
 from security.incidents import CLOCK_SKEW
 from security.models import (
     AlarmCreate,
@@ -115,9 +115,7 @@ def _apply_one(
 ) -> Outcome:
     client_id = str(envelope.client_id)
     outcome = Outcome(index=position, op=envelope.op, client_id=client_id, status="applied")
-    done = session.exec(
-        select(SyncOperation).where(SyncOperation.user_id == user.id, SyncOperation.client_id == client_id)
-    ).first()
+    done = _applied(session, user, client_id)
     if done is not None:
         outcome.status, outcome.id = "already_applied", done.ref_id
         return outcome
@@ -145,8 +143,18 @@ def _apply_one(
         )
     except IntegrityError:
         # The same batch arrived twice at once: the other request applied this operation.
-        outcome = Outcome(index=position, op=envelope.op, client_id=client_id, status="already_applied")
+        done = _applied(session, user, client_id)
+        if done is None:
+            conflict = Conflict("La operación chocó con otra simultánea; envíela de nuevo.")
+            return Outcome(index=position, op=envelope.op, client_id=client_id, status="rejected", error=conflict)
+        outcome = Outcome(index=position, op=envelope.op, client_id=client_id, status="already_applied", id=done.ref_id)
     return outcome
+
+
+def _applied(session: Session, user: User, client_id: str) -> SyncOperation | None:
+    """The record of an operation of this user already applied, if any."""
+    query = select(SyncOperation).where(SyncOperation.user_id == user.id, SyncOperation.client_id == client_id)
+    return session.exec(query).first()
 
 
 def _body(envelope: OperationEnvelope, **defaults: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import pairwise
 from typing import Any
@@ -390,3 +390,57 @@ def test_history_import_and_trends_on_postgresql(app, client, runner, make_perso
     assert figures["incidents"]["by_kind"] == {"assault": 1, "robbery": 1}
     assert figures["incidents"]["resolved"] == 2
     assert figures["last_month_by_zone"] == {"1": 1, "2": 1}
+
+
+# --- committees, patrols and the offline sync on PostgreSQL ---------------------------------
+
+
+def test_an_offline_shift_syncs_once_even_when_the_batch_is_sent_twice_at_once(app, make_person, make_committee):
+    from security.models import Patrol, PatrolPosition, SyncOperation
+    from tests.test_sync import offline_shift
+
+    juan = make_person("volunteer", zone_id=1)
+    ana = make_person("volunteer", zone_id=1)
+    committee = make_committee(1, [juan, ana])
+    start = datetime.now(UTC) - timedelta(hours=3)
+    batch = {"operations": offline_shift(committee, ana.user.id, start=start)}
+
+    def send() -> dict[str, Any]:
+        response = app.test_client().post("/api/v1/sync", json=batch, headers=juan.headers)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    first, second = at_once([send, send])  # the phone retried while the first answer was on its way
+    assert first["rejected"] == second["rejected"] == 0
+    assert first["applied"] + second["applied"] == len(batch["operations"])
+    assert [r["id"] for r in first["results"]] == [r["id"] for r in second["results"]]
+    replay = send()
+    assert replay["already_applied"] == len(batch["operations"])
+    with Session(app.extensions["ronda"].engine) as s:
+        assert s.exec(select(func.count()).select_from(Patrol)).one() == 1
+        assert s.exec(select(func.count()).select_from(PatrolPosition)).one() == 12
+        assert s.exec(select(func.count()).select_from(Incident)).one() == 1
+        assert s.exec(select(func.count()).select_from(SyncOperation)).one() == len(batch["operations"])
+        patrol = s.exec(select(Patrol)).one()
+        assert patrol.started_at == start and patrol.started_at.tzinfo is not None
+    police = make_person("police")
+    types = [e["type"] for e in police_events(app.test_client(), police)]
+    assert types == ["patrol_started", "incident_reported", "alarm_raised", "patrol_ended"]
+
+
+def test_patrol_hours_on_postgresql(app, client, make_person, make_committee):
+    from security.models import Patrol
+    from zones.database import LIMA
+
+    committee = make_committee(1, [])
+    starter = make_person("admin")
+    with Session(app.extensions["ronda"].engine) as s:
+        s.add(Patrol(client_id=str(uuid.uuid4()), committee_id=committee, zone_id=1, started_by=starter.user.id,
+                     started_at=datetime(2026, 3, 31, 22, tzinfo=LIMA), ended_at=datetime(2026, 4, 1, 2, tzinfo=LIMA),
+                     distance_m=8000))  # fmt: skip
+        s.commit()
+    figures = client.get("/api/v1/trends?from=2026-03&to=2026-04&zone_id=1", headers=starter.headers).get_json()
+    assert [(m["month"], m["hours"], m["distance_km"]) for m in figures["patrols"]["by_month"]] == [
+        ("2026-03", 2.0, 4.0),
+        ("2026-04", 2.0, 4.0),
+    ]
