@@ -99,3 +99,20 @@ def test_the_set_up_commands(runner, make_person, missing_zone):
     assert "Comité Túpac Amaru\t2 members" in listing.output
     wrong = runner.invoke(args=["committees", "add-member", committee_id, "nadie"])
     assert wrong.exit_code != 0 and "no user 'nadie'" in wrong.output
+
+
+def test_a_boundary_import_keeps_committees_with_members(runner, make_person, make_committee, tmp_path):
+    from pathlib import Path
+
+    juan = make_person("volunteer", zone_id=2)
+    make_committee(2, [juan], name="Comité con miembros")
+    elsewhere = tmp_path / "one-zone.geojson"
+    elsewhere.write_text(
+        '{"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:4326"}}, "features": ['
+        '{"type": "Feature", "properties": {"name": "Otra"}, "geometry": {"type": "Polygon", '
+        '"coordinates": [[[-77.0, -12.0], [-76.99, -12.0], [-76.99, -11.99], [-77.0, -12.0]]]}}]}'
+    )
+    refused = runner.invoke(args=["zones", "import", str(elsewhere)])
+    assert refused.exit_code != 0 and "committees" in refused.output
+    demo = Path(__file__).parent.parent / "data" / "vmt_zones.geojson"
+    assert runner.invoke(args=["zones", "import", str(demo)]).exit_code == 0  # same names: nothing removed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import Session
@@ -98,3 +98,18 @@ def test_patrol_figures_are_in_the_csv(client, story):
     lines = response.get_data(as_text=True).splitlines()
     assert "Nueva Esperanza,patrols_by_month,2026-03,hours,9.75" in lines
     assert "Nueva Esperanza,patrols_by_committee,2026-03..2026-04,Comité A:distance_km,15.0" in lines
+
+
+def test_demo_history_gives_every_committee_evening_patrols(runner, client, make_person):
+    result = runner.invoke(args=["demo", "history", "--months", "2", "--per-month", "50"])
+    assert result.exit_code == 0, result.output
+    assert "synthetic patrols" in result.output
+    police = make_person("police")
+    month_ago = datetime.now(LIMA).replace(day=1) - timedelta(days=1)  # the last whole month
+    last = f"{month_ago.year:04d}-{month_ago.month:02d}"
+    figures = client.get(f"/api/v1/trends?from={last}&to={last}", headers=police.headers).get_json()["patrols"]
+    assert len(figures["by_committee"]) == 21  # three committees in each of the seven zones
+    assert set(figures["by_zone"]) == {str(z) for z in range(1, 8)}
+    assert all(1 <= c["hours"] / max(c["patrols"], 1) <= 12 for c in figures["by_committee"])
+    again = runner.invoke(args=["demo", "history", "--months", "2", "--per-month", "50"])
+    assert "0 synthetic patrols" in again.output
