@@ -21,6 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session, col, select
 
+from security.exports import spreadsheet_safe
 from security.models import Alarm, Committee, Patrol
 from security.rollups import AckMonth, BlockMonth, IncidentMonth, IncidentWeek
 from zones.database import LIMA
@@ -407,7 +408,8 @@ def trends_csv(trends: dict[str, Any]) -> str:
             writer.writerow([zone, "patrols_by_month", entry["month"], key, entry[key]])
     for entry in patrols["by_committee"]:
         for key in ("patrols", "hours", "distance_km", "auto_closed"):
-            writer.writerow([zone, "patrols_by_committee", period, f"{entry['committee_name']}:{key}", entry[key]])
+            label = spreadsheet_safe(f"{entry['committee_name']}:{key}")
+            writer.writerow([zone, "patrols_by_committee", period, label, entry[key]])
     comparison = trends["comparison"]
     writer.writerow([zone, "comparison", comparison["month"], "incidents", comparison["incidents"]])
     for key in ("previous_month", "year_before"):

@@ -157,7 +157,9 @@ def error_body(error: DomainError | ValidationError, *, prefix: str = "") -> dic
         return {
             "error": error.code,
             "message": gettext("Los datos enviados no son válidos."),
-            "fields": [{"field": f, "problem": message, "code": "domain"} for f in error.fields],
+            "fields": [
+                {"field": f"{prefix}.{f}" if prefix else f, "problem": message, "code": "domain"} for f in error.fields
+            ],
         }
     return {"error": error.code, "message": message, **getattr(error, "details", {})}
 

@@ -208,13 +208,16 @@ def list_committees_command(zone_id: int | None) -> None:
 
 
 @patrols_cli.command("tracker")
-@click.argument("device_id")
+@click.argument("device_id", required=False)
 @click.option("--user", "username", required=True, help="The volunteer who carries the phone.")
-def register_tracker_command(device_id: str, username: str) -> None:
-    """Register a Traccar Client device id (OsmAnd protocol at /osmand) to a volunteer."""
+def register_tracker_command(device_id: str | None, username: str) -> None:
+    """Register a Traccar Client device id (OsmAnd protocol at /osmand) to a volunteer; without
+    DEVICE_ID a new one is made (type it into Traccar Client as its device identifier)."""
     with Session(ronda().engine) as session:
         try:
-            tracker = register_tracker(session=session, device_id=device_id, user=_user_named(session, username))
+            tracker = register_tracker(
+                session=session, device_id=device_id, user=_user_named(session, username), actor=None
+            )
         except DomainError as exc:
             raise click.ClickException(_domain_message(exc)) from exc
         session.commit()

@@ -63,7 +63,7 @@ def _row(view: dict[str, Any], zone_names: dict[int, str], locale: str) -> list[
     ]
 
 
-def _cell(value: Any) -> Any:
+def spreadsheet_safe(value: Any) -> Any:
     """A cell a spreadsheet will not run as a formula (=, +, -, @ lead formulas)."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
@@ -76,7 +76,7 @@ def csv_lines(views: Iterable[dict[str, Any]], *, zone_names: dict[int, str], lo
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for view in views:
-        writer.writerow([_cell(value) for value in _row(view, zone_names, locale)])
+        writer.writerow([spreadsheet_safe(value) for value in _row(view, zone_names, locale)])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)

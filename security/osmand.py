@@ -38,6 +38,8 @@ def _number(values: Mapping[str, Any], *names: str) -> float | None:
         raw = values.get(name)
         if raw is None or raw == "":
             continue
+        if isinstance(raw, bool):  # JSON true is not a coordinate
+            raise ValidationProblem(name, BAD_NUMBER)
         try:
             value = float(raw)
         except (TypeError, ValueError):

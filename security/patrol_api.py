@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask_babel import gettext
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from security import committees, patrols, sync
@@ -37,6 +38,7 @@ from security.models import (
     User,
 )
 from security.osmand import parse_fix
+from security.patrols import TRACKER_ID_MIN
 from security.push import publish, publish_moves, socketio
 
 patrol_api = APIBlueprint("patrol_api", __name__, url_prefix="/api/v1", abp_security=BEARER)
@@ -53,8 +55,8 @@ SYNC_MAX_BYTES = 8 * 1024 * 1024  # unpacked; other routes keep MAX_CONTENT_LENG
 
 def _commit_and_publish(events: list[Event | None], moved: list[dict[str, Any]] | None = None) -> None:
     db().commit()
+    publish_moves(moved or [])  # first: a patrol_ended among the events must be the last word
     publish(events)
-    publish_moves(moved or [])
 
 
 # --- committees ---------------------------------------------------------------------------
@@ -211,12 +213,18 @@ def end_patrol_route(path: PatrolPath, body: PatrolEnd) -> tuple[Response, int]:
 def record_positions_route(path: PatrolPath, body: PositionBatch) -> Response:
     """A member's phone sends the points it recorded."""
     result = patrols.record_positions(session=db(), actor=me(), patrol_id=path.patrol_id, positions=body.positions)
-    _commit_and_publish([], [patrols.moved_payload(result)] if result.new_points else [])
+    _commit_and_publish([], patrols.moved_payloads(result))
     return jsonify({"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected})
 
 
 class TrackerCreate(BaseModel):
-    device_id: str = Field(min_length=1, max_length=100, description="The device identifier shown in Traccar Client")
+    device_id: str | None = Field(
+        default=None,
+        min_length=TRACKER_ID_MIN,
+        max_length=100,
+        description="The device identifier set in Traccar Client (at least 16 characters: it is the tracker's only "
+        "secret); omit it and the server makes one to type in",
+    )
     user_id: Id | None = Field(default=None, description="Whose tracker (default: yours; admins and coordinators "
                                "may register one for a member of their zone)")  # fmt: skip
 
@@ -237,7 +245,7 @@ def register_tracker_route(body: TrackerCreate) -> tuple[Response, int]:
         actor.role == "admin" or (actor.role == "coordinator" and owner.zone_id == actor.zone_id)
     ):
         raise Forbidden("Solo puede registrar su propio dispositivo.")
-    tracker = patrols.register_tracker(session=db(), device_id=body.device_id, user=owner)
+    tracker = patrols.register_tracker(session=db(), device_id=body.device_id, user=owner, actor=actor)
     db().commit()
     return jsonify({"id": tracker.id, "device_id": tracker.device_id, "user_id": tracker.user_id}), 201
 
@@ -258,15 +266,28 @@ def sync_route(body: sync.SyncBatch) -> Response:
     events: list[Event | None] = []
     moved: list[dict[str, Any]] = []
     session = db()
-    for outcome in sync.apply_operations(session=session, user=user, operations=body.operations, index=ronda().index):
-        results.append(_outcome_view(outcome))
-        events.extend(outcome.events)
-        moved.extend(outcome.moved)
-        if (outcome.index + 1) % SYNC_CHUNK == 0:
-            _commit_and_publish(events, moved)
-            events, moved = [], []
-            socketio.sleep(0.001)  # a timer, not sleep(0): the loop polls sockets, so others get served
-    _commit_and_publish(events, moved)
+    try:
+        for outcome in sync.apply_operations(
+            session=session, user=user, operations=body.operations, index=ronda().index
+        ):
+            results.append(_outcome_view(outcome))
+            events.extend(outcome.events)
+            moved.extend(outcome.moved)
+            if (outcome.index + 1) % SYNC_CHUNK == 0:
+                _commit_and_publish(events, moved)
+                events, moved = [], []
+                socketio.sleep(0.001)  # a timer, not sleep(0): the loop polls sockets, so others get served
+        _commit_and_publish(events, moved)
+    except OperationalError:
+        # The database is busy (another writer held it too long): what was committed stays, and
+        # the phone sends the batch again; applied operations are not applied twice.
+        session.rollback()
+        current_app.logger.warning("sync of %s operations stopped: database busy", len(body.operations))
+        response = error_response(
+            503, "busy", gettext("El servidor está ocupado; envíe el lote de nuevo (nada se aplica dos veces).")
+        )
+        response.headers["Retry-After"] = "5"
+        return response
     counts = {
         status: sum(1 for r in results if r["status"] == status)
         for status in ("applied", "already_applied", "rejected")
@@ -313,7 +334,7 @@ def osmand() -> tuple[Response, int]:
         except DomainError as exc:
             answer = error_body(exc)
             return error_response(400, answer.pop("error"), answer.pop("message"), answer.pop("fields", None)), 400
-        tracker, patrol = patrols.tracker_patrol(session=session, device_id=fix.device_id)
+        tracker, patrol = patrols.tracker_patrol(session=session, device_id=fix.device_id, at=fix.position.t)
         if tracker is None:
             return error_response(
                 403,
@@ -322,16 +343,12 @@ def osmand() -> tuple[Response, int]:
             ), 403
         # Off duty, a volunteer is not tracked: the point is acknowledged (so the app does not
         # resend it for ever) and dropped.
-        if not fix.valid:
-            return jsonify({"stored": False, "reason": "invalid_fix"}), 200
-        if patrol is None:
-            return jsonify({"stored": False, "reason": "no_active_patrol"}), 200
+        if not fix.valid or patrol is None:
+            return jsonify({"stored": False}), 200
         result = patrols.store_positions(session=session, patrol=patrol, positions=[fix.position], source="osmand")
         session.commit()
-        publish_moves([patrols.moved_payload(result)] if result.new_points else [])
-        if result.rejected:
-            return jsonify({"stored": False, "reason": result.rejected[0]["problem"], "patrol_id": patrol.id}), 200
-        return jsonify({"stored": True, "duplicate": result.duplicates > 0, "patrol_id": patrol.id}), 200
+        publish_moves(patrols.moved_payloads(result))
+        return jsonify({"stored": result.accepted == 1, "duplicate": result.duplicates == 1}), 200
     finally:
         session.close()
 

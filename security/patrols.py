@@ -9,13 +9,14 @@ Distances are measured on a metric projection (UTM zone 18S, EPSG:32718, which c
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from pyproj import Transformer
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +29,7 @@ from security.events import append_event
 from security.incidents import CLOCK_SKEW
 from security.models import (
     Committee,
+    CommitteeMember,
     Event,
     Patrol,
     PatrolCreate,
@@ -142,7 +144,7 @@ def active_patrol_of(*, session: Session, user_ids: set[int]) -> Patrol | None:
 
 
 def get_patrol(*, session: Session, viewer: Viewer, patrol_id: int) -> Patrol:
-    """The patrol, if it exists and the viewer may see patrols of its zone (never neighbours)."""
+    """The patrol, for police and admins, or for a member of its committee (never neighbours)."""
     if viewer.role == "neighbor":
         raise Forbidden("Las rondas solo son visibles para la policía y los comités.")
     patrol = session.get(Patrol, patrol_id)
@@ -150,6 +152,10 @@ def get_patrol(*, session: Session, viewer: Viewer, patrol_id: int) -> Patrol:
         raise NotFound("No existe la ronda %(id)s.", id=patrol_id)
     if not viewer.may_see_zone(patrol.zone_id):
         raise Forbidden("Esta ronda es de otra zona.")
+    if not viewer.sees_all_zones and not is_member(
+        session=session, committee_id=patrol.committee_id, user_id=viewer.user_id
+    ):
+        raise Forbidden("Solo ve las rondas de sus comités.")
     return patrol
 
 
@@ -172,7 +178,9 @@ def end_patrol(*, session: Session, actor: User, patrol_id: int, data: PatrolEnd
     )
     if not allowed:
         raise Forbidden("Solo los miembros de la ronda, su coordinador o la policía pueden terminarla.")
-    if patrol.ended_at is not None:
+    # A shift the server closed (its phone was offline) takes the end its phone recorded.
+    correcting = patrol.auto_closed and data.ended_at is not None
+    if patrol.ended_at is not None and not correcting:
         return patrol, None
     now = utcnow()
     ended_at = data.ended_at or now
@@ -180,9 +188,10 @@ def end_patrol(*, session: Session, actor: User, patrol_id: int, data: PatrolEnd
         raise ValidationProblem("ended_at", "La hora de fin está en el futuro.")
     if ended_at < patrol.started_at:
         raise ValidationProblem("ended_at", "La hora de fin es anterior al inicio de la ronda.")
-    claimed = _close(session, patrol, ended_at=ended_at, now=now, ended_by=actor.id, auto=False)
-    if not claimed:  # closed meanwhile by another request or the server
-        session.refresh(patrol)
+    if correcting and ended_at > patrol.started_at + MAX_OPEN:
+        raise ValidationProblem("ended_at", "Una ronda no dura más de 12 horas.")
+    if not _close(session, patrol, ended_at=ended_at, now=now, ended_by=actor.id, auto=False, reopen=correcting):
+        session.refresh(patrol)  # closed meanwhile by another request or the server
         return patrol, None
     return patrol, append_event(
         session=session, type="patrol_ended", zone_id=patrol.zone_id, data=patrol_record(session, patrol)
@@ -190,13 +199,31 @@ def end_patrol(*, session: Session, actor: User, patrol_id: int, data: PatrolEnd
 
 
 def _close(
-    session: Session, patrol: Patrol, *, ended_at: datetime, now: datetime, ended_by: int | None, auto: bool
+    session: Session,
+    patrol: Patrol,
+    *,
+    ended_at: datetime,
+    now: datetime,
+    ended_by: int | None,
+    auto: bool,
+    reopen: bool = False,
 ) -> bool:
-    """Close an open patrol with its measured distance; False when it was already closed."""
+    """Close a patrol at `ended_at` (or, `reopen`, correct the end the server gave it).
+
+    Points outside the shift are deleted (nobody is tracked off duty), then the track is
+    measured. False when another request or process closed it first.
+    """
+    session.execute(
+        delete(PatrolPosition).where(
+            col(PatrolPosition.patrol_id) == patrol.id,
+            or_(col(PatrolPosition.t) < patrol.started_at, col(PatrolPosition.t) > ended_at),
+        )
+    )
     distance = measure_distance(session=session, patrol_id=patrol.id)  # type: ignore[arg-type]
+    still = col(Patrol.auto_closed).is_(True) if reopen else col(Patrol.ended_at).is_(None)
     claimed = session.execute(
         update(Patrol)
-        .where(col(Patrol.id) == patrol.id, col(Patrol.ended_at).is_(None))
+        .where(col(Patrol.id) == patrol.id, still)
         .values(ended_at=ended_at, end_received_at=now, ended_by=ended_by, auto_closed=auto, distance_m=distance)
         .execution_options(synchronize_session=False)
     )
@@ -209,9 +236,11 @@ def _close(
 def close_overdue(*, session: Session, now: datetime | None = None, max_open: timedelta = MAX_OPEN) -> list[Event]:
     """Close, flagged, every patrol open longer than `max_open`; returns their `patrol_ended` events.
 
-    Its end is its last position within the shift's first `max_open`, else `max_open` after the
-    start: hours nobody recorded are not counted as patrolled. A conditional update claims
-    each patrol, so two server processes never close one twice.
+    Its end is its last position within the shift's first `max_open`, else its start: hours
+    nobody recorded are not counted as patrolled. Its phone's own end, when it arrives later
+    (an offline shift synced the next day), replaces it; so do late points, moving the end to
+    the newest. A conditional update claims each patrol, so two server processes never close
+    one twice.
     """
     now = now or utcnow()
     due = session.exec(
@@ -221,7 +250,7 @@ def close_overdue(*, session: Session, now: datetime | None = None, max_open: ti
     for patrol in due:
         limit = patrol.started_at + max_open
         last = patrol.last_position_at
-        ended_at = last if last is not None and patrol.started_at <= last <= limit else limit
+        ended_at = last if last is not None and patrol.started_at <= last <= limit else patrol.started_at
         if _close(session, patrol, ended_at=ended_at, now=now, ended_by=None, auto=True):
             events.append(
                 append_event(
@@ -264,8 +293,12 @@ def store_positions(*, session: Session, patrol: Patrol, positions: list[Positio
     """Store points of `patrol` (the caller has checked who sends them)."""
     now = utcnow()
     result = PositionsResult(patrol=patrol)
-    earliest = patrol.started_at - CLOCK_SKEW
-    latest = min(now, patrol.ended_at or now) + CLOCK_SKEW
+    if patrol.ended_at is None:  # in the street: the phone's and the server's clocks may differ a little
+        earliest, latest = patrol.started_at - CLOCK_SKEW, now + CLOCK_SKEW
+    elif patrol.auto_closed:  # closed by the server, the phone still had points to send
+        earliest, latest = patrol.started_at, min(now, patrol.started_at + MAX_OPEN)
+    else:  # ended by its members: the shift is exactly what they said
+        earliest, latest = patrol.started_at, patrol.ended_at
     fresh: dict[datetime, PositionIn] = {}
     for index, point in enumerate(positions):
         if point.t > now + CLOCK_SKEW:
@@ -314,12 +347,29 @@ def store_positions(*, session: Session, patrol: Patrol, positions: list[Positio
     result.accepted = len(rows)
     result.new_points = rows
     newest = rows[-1]
-    if patrol.last_position_at is None or newest.t > patrol.last_position_at:
-        patrol.last_lat, patrol.last_lon, patrol.last_position_at = newest.lat, newest.lon, newest.t
+    # Conditional: two phones of one patrol posting at once must not move it back in time.
+    session.execute(
+        update(Patrol)
+        .where(
+            col(Patrol.id) == patrol.id,
+            or_(col(Patrol.last_position_at).is_(None), col(Patrol.last_position_at) < newest.t),
+        )
+        .values(last_lat=newest.lat, last_lon=newest.lon, last_position_at=newest.t)
+        .execution_options(synchronize_session=False)
+    )
+    values: dict[str, Any] = {}
+    if patrol.auto_closed and patrol.ended_at is not None and newest.t > patrol.ended_at:
+        values["ended_at"] = newest.t  # the server's end was the last point it knew of
     if patrol.ended_at is not None:  # late points of a finished shift: measure it again
-        patrol.distance_m = measure_distance(session=session, patrol_id=patrol.id)  # type: ignore[arg-type]
-    session.add(patrol)
-    session.flush()
+        values["distance_m"] = measure_distance(session=session, patrol_id=patrol.id)  # type: ignore[arg-type]
+    if values:
+        session.execute(
+            update(Patrol)
+            .where(col(Patrol.id) == patrol.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    session.refresh(patrol)
     return result
 
 
@@ -339,16 +389,22 @@ def measure_distance(*, session: Session, patrol_id: int) -> float:
 
 
 def track_length(points: list[tuple[datetime, float, float]]) -> float:
-    """Metres along (time, lat, lon) points sorted by time (EPSG:4326 in, measured in EPSG:32718)."""
+    """Metres along (time, lat, lon) points sorted by time (EPSG:4326 in, measured in EPSG:32718).
+
+    A point that could only be reached faster than MAX_SPEED_MS from the last one kept is a
+    GPS glitch: it is skipped, and the walk goes on from the point before it.
+    """
     if len(points) < 2:
         return 0.0
-    lats = np.array([p[1] for p in points])
-    lons = np.array([p[2] for p in points])
-    seconds = np.array([p[0].timestamp() for p in points])
-    x, y = _TO_METRIC.transform(lons, lats)
-    steps = np.hypot(np.diff(x), np.diff(y))
-    elapsed = np.maximum(np.diff(seconds), 1.0)
-    return float(round(steps[steps / elapsed <= MAX_SPEED_MS].sum(), 1))
+    x, y = _TO_METRIC.transform(np.array([p[2] for p in points]), np.array([p[1] for p in points]))
+    seconds = [p[0].timestamp() for p in points]
+    total, kept = 0.0, 0
+    for i in range(1, len(points)):
+        step = float(np.hypot(x[i] - x[kept], y[i] - y[kept]))
+        if step / max(seconds[i] - seconds[kept], 1.0) <= MAX_SPEED_MS:
+            total += step
+            kept = i
+    return round(total, 1)
 
 
 def track(
@@ -367,28 +423,60 @@ def track(
 # --- trackers (Traccar Client, OsmAnd protocol) ---------------------------------------------
 
 
-def register_tracker(*, session: Session, device_id: str, user: User) -> Tracker:
-    """Link a tracker app's device id to a volunteer (replacing any earlier owner of that id)."""
-    device_id = device_id.strip()
-    if not device_id or len(device_id) > 100:
-        raise ValidationProblem("device_id", "El identificador del dispositivo no es válido.")
+TRACKER_ID_MIN = 16  # characters: a device id is the tracker's only secret (the protocol has no other)
+
+
+def new_tracker_id() -> str:
+    """A device id nobody can guess, to type into Traccar Client (letters and digits, no 0/O, 1/l)."""
+    alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+def register_tracker(*, session: Session, device_id: str | None, user: User, actor: User | None) -> Tracker:
+    """Link a tracker app's device id to a volunteer; without one, a new unguessable id is made.
+
+    The OsmAnd protocol authenticates a device by its id alone, so ids shorter than
+    TRACKER_ID_MIN are refused, and an id already linked to another active person is only
+    moved by an admin (or the set-up command, `actor` None).
+    """
+    device_id = (device_id or new_tracker_id()).strip()
+    if len(device_id) < TRACKER_ID_MIN or len(device_id) > 100:
+        raise ValidationProblem(
+            "device_id", "El identificador debe tener entre %(min)s y 100 caracteres.", min=TRACKER_ID_MIN
+        )
     if user.role not in ("volunteer", "coordinator"):
         raise ValidationProblem("user_id", "Solo voluntarios y coordinadores patrullan.")
     tracker = session.exec(select(Tracker).where(Tracker.device_id == device_id)).first()
     if tracker is None:
         tracker = Tracker(device_id=device_id, user_id=user.id)  # type: ignore[arg-type]
+    elif tracker.user_id != user.id and tracker.active and actor is not None and actor.role != "admin":
+        raise Conflict("Ese dispositivo ya está registrado a otra persona.")
     tracker.user_id, tracker.active = user.id, True  # type: ignore[assignment]
     session.add(tracker)
     session.flush()
     return tracker
 
 
-def tracker_patrol(*, session: Session, device_id: str) -> tuple[Tracker | None, Patrol | None]:
-    """The registered tracker of a device id, and the active patrol of its volunteer."""
+def tracker_patrol(*, session: Session, device_id: str, at: datetime) -> tuple[Tracker | None, Patrol | None]:
+    """The registered tracker of a device id, and its volunteer's patrol at `at` (if on one).
+
+    Traccar Client keeps the points it could not send: those of a shift already ended still
+    belong to that shift.
+    """
     tracker = session.exec(select(Tracker).where(Tracker.device_id == device_id, col(Tracker.active).is_(True))).first()
     if tracker is None:
         return None, None
-    return tracker, active_patrol_of(session=session, user_ids={tracker.user_id})
+    query = (
+        select(Patrol)
+        .join(PatrolMember, col(PatrolMember.patrol_id) == col(Patrol.id))
+        .where(
+            PatrolMember.user_id == tracker.user_id,
+            col(Patrol.started_at) <= at + CLOCK_SKEW,
+            or_(col(Patrol.ended_at).is_(None), col(Patrol.ended_at) >= at, col(Patrol.auto_closed).is_(True)),
+        )
+        .order_by(col(Patrol.started_at).desc())
+    )
+    return tracker, session.exec(query).first()
 
 
 # --- what dashboards see -------------------------------------------------------------------
@@ -441,7 +529,8 @@ def patrol_view(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
 def list_patrols(
     *, session: Session, viewer: Viewer, zone_id: int | None, active_only: bool, limit: int = 200
 ) -> list[Patrol]:
-    """Patrols the viewer may see, newest first (never for neighbours)."""
+    """Patrols the viewer may see, newest first: police and admins all, volunteers and coordinators
+    their own committees', neighbours none."""
     if viewer.role == "neighbor":
         raise Forbidden("Las rondas solo son visibles para la policía y los comités.")
     if not viewer.sees_all_zones:
@@ -451,6 +540,10 @@ def list_patrols(
     query = select(Patrol)
     if zone_id is not None:
         query = query.where(Patrol.zone_id == zone_id)
+    if not viewer.sees_all_zones:  # who is out, and with whom, only within one's own committees
+        query = query.join(CommitteeMember, col(CommitteeMember.committee_id) == col(Patrol.committee_id)).where(
+            CommitteeMember.user_id == viewer.user_id
+        )
     if active_only:
         query = query.where(col(Patrol.ended_at).is_(None))
     return list(session.exec(query.order_by(col(Patrol.id).desc()).limit(limit)).all())
@@ -469,14 +562,18 @@ def patrol_records(
     return records
 
 
-def moved_payload(result: PositionsResult) -> dict[str, Any]:
-    """The `patrol_moved` data of a batch's new points: the newest point and the new track."""
+def moved_payloads(result: PositionsResult) -> list[dict[str, Any]]:
+    """The `patrol_moved` data of a batch's new points (none once the patrol has ended)."""
     patrol = result.patrol
-    return {
-        "id": patrol.id,
-        "zone_id": patrol.zone_id,
-        "last_position": {"t": patrol.last_position_at.isoformat(), "lat": patrol.last_lat, "lon": patrol.last_lon}
-        if patrol.last_position_at
-        else None,
-        "points": [[p.t.isoformat(), p.lat, p.lon] for p in result.new_points],
-    }
+    if not result.new_points or patrol.ended_at is not None:
+        return []
+    return [
+        {
+            "id": patrol.id,
+            "zone_id": patrol.zone_id,
+            "last_position": {"t": patrol.last_position_at.isoformat(), "lat": patrol.last_lat, "lon": patrol.last_lon}
+            if patrol.last_position_at
+            else None,
+            "points": [[p.t.isoformat(), p.lat, p.lon] for p in result.new_points],
+        }
+    ]

@@ -8,6 +8,7 @@ With a message queue (Redis) the emits reach the sockets of every server process
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -58,6 +59,8 @@ def publish(events: Iterable[Event | None]) -> None:
     for event in events:
         if event is None:
             continue
+        if event.type == "patrol_ended":
+            moves.forget(json.loads(event.data)["id"])
         try:
             for room, viewer in audiences(event.zone_id):
                 if may_hear(event.type, viewer):
@@ -103,7 +106,12 @@ class MoveThrottle:
                 return
             self._last[patrol_id] = now
             self._forget_older_than(now - 10 * interval)
-        _emit_moved(data)
+        _emit_moved(dict(data, points=data["points"][-self.MAX_POINTS :]))
+
+    def forget(self, patrol_id: int) -> None:
+        """A patrol ended: drop the push it still had pending (it would bring it back on the map)."""
+        with self._lock:
+            self._pending.pop(patrol_id, None)
 
     def _push_later(self, patrol_id: int, delay: float) -> None:
         socketio.sleep(delay)

@@ -120,9 +120,11 @@ def _apply_one(
         outcome.status, outcome.id = "already_applied", done.ref_id
         return outcome
     now = utcnow()
+    if envelope.at > now + CLOCK_SKEW:
+        outcome.status = "rejected"
+        outcome.error = ValidationProblem("at", "La hora del teléfono está en el futuro; revise su reloj.")
+        return outcome
     try:
-        if envelope.at > now + CLOCK_SKEW:
-            raise ValidationProblem("at", "La hora del teléfono está en el futuro; revise su reloj.")
         with session.begin_nested():
             _HANDLERS[envelope.op](session, user, envelope, index, outcome)
             session.add(
@@ -136,10 +138,9 @@ def _apply_one(
                 )
             )
             session.flush()
-    except (DomainError, ValidationError) as exc:
-        prefix = "data" if isinstance(exc, ValidationError) else ""
+    except (DomainError, ValidationError) as exc:  # about the operation's data: its fields are data.*
         return Outcome(
-            index=position, op=envelope.op, client_id=client_id, status="rejected", error=exc, error_prefix=prefix
+            index=position, op=envelope.op, client_id=client_id, status="rejected", error=exc, error_prefix="data"
         )
     except IntegrityError:
         # The same batch arrived twice at once: the other request applied this operation.
@@ -215,7 +216,7 @@ def _patrol_start(
     )
     patrol, events = patrols.start_patrol(session=session, actor=user, data=data)
     outcome.id = patrol.id
-    outcome.status = "applied" if events else "already_applied"
+    outcome.status = "applied" if any(e.type == "patrol_started" for e in events) else "already_applied"
     outcome.events = events
 
 
@@ -240,8 +241,7 @@ def _positions(session: Session, user: User, envelope: OperationEnvelope, index:
     outcome.details = {"accepted": result.accepted, "duplicates": result.duplicates}
     if result.rejected:
         outcome.details["rejected"] = result.rejected
-    if result.new_points:
-        outcome.moved = [patrols.moved_payload(result)]
+    outcome.moved = patrols.moved_payloads(result)
 
 
 _HANDLERS = {

@@ -249,3 +249,23 @@ def test_events_since_follow_commit_order_and_zone(store):
     assert [e.seq for e in after_first] == seqs[1:]
     limited, more = events_since(session=session, viewer=viewer_of(police), since=0, limit=2)
     assert len(limited) == 2 and more
+
+
+def test_a_report_and_its_event_are_stored_together_or_not_at_all(app, make_person):
+    """A savepoint must not commit on its own (pysqlite's default would): rolled back, nothing stays."""
+    from sqlmodel import func
+
+    from security.models import Event, Incident, IncidentCreate
+    from tests.conftest import incident_body
+
+    volunteer = make_person("volunteer", zone_id=1)
+    engine = app.extensions["ronda"].engine
+    with Session(engine) as session:
+        report_incident(
+            session=session, reporter=volunteer.user, data=IncidentCreate(**incident_body(1)),
+            index=app.extensions["ronda"].index,
+        )  # fmt: skip
+        session.rollback()  # the request failed before its commit
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Incident)).one() == 0
+        assert session.exec(select(func.count()).select_from(Event)).one() == 0

@@ -15,16 +15,19 @@ from tests.conftest import ZONE_POINTS, patrol_body
 
 @pytest.fixture
 def on_patrol(client, make_person, make_committee):
-    """Juan, on an active patrol that started 20 minutes ago, with tracker 48241179 registered."""
+    """Juan, on an active patrol that started 20 minutes ago, with his tracker registered."""
     juan = make_person("volunteer", zone_id=1)
     committee_id = make_committee(1, [juan])
     started = datetime.now(UTC) - timedelta(minutes=20)
     patrol = client.post(
         "/api/v1/patrols", json=patrol_body(committee_id, started_at=started.isoformat()), headers=juan.headers
     ).get_json()
-    registered = client.post("/api/v1/trackers", json={"device_id": "48241179"}, headers=juan.headers)
+    registered = client.post("/api/v1/trackers", json={"device_id": DEVICE}, headers=juan.headers)
     assert registered.status_code == 201
     return {"juan": juan, "patrol": patrol, "committee": committee_id}
+
+
+DEVICE = "k7p2q9x4m3w8r5t6"  # as typed into Traccar Client
 
 
 def stored(app, patrol_id):
@@ -35,25 +38,25 @@ def stored(app, patrol_id):
 def test_query_parameters_with_every_field(client, app, on_patrol):
     lat, lon = ZONE_POINTS[1]
     t = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
-    query = {"id": "48241179", "lat": lat, "lon": lon, "timestamp": t, "speed": 2.0, "bearing": 90.5,
+    query = {"id": DEVICE, "lat": lat, "lon": lon, "timestamp": t, "speed": 2.0, "bearing": 90.5,
              "accuracy": 12, "batt": 76}  # fmt: skip
     response = client.get("/osmand", query_string=query)
     assert response.status_code == 200
-    assert response.get_json() == {"stored": True, "duplicate": False, "patrol_id": on_patrol["patrol"]["id"]}
+    assert response.get_json() == {"stored": True, "duplicate": False}
     [point] = stored(app, on_patrol["patrol"]["id"])
     assert (point.lat, point.lon, point.accuracy, point.bearing, point.battery) == (lat, lon, 12, 90.5, 76)
     assert point.speed == pytest.approx(2.0 * 0.514444, abs=0.01)  # knots in, metres per second kept
     assert point.t == datetime.fromtimestamp(t, tz=UTC) and point.source == "osmand"
     # Traccar Client resends when it did not hear the answer: the same point is not stored twice.
     again = client.get("/osmand", query_string=query)
-    assert again.status_code == 200 and again.get_json()["duplicate"] is True
+    assert again.status_code == 200 and again.get_json() == {"stored": False, "duplicate": True}
     assert len(stored(app, on_patrol["patrol"]["id"])) == 1
 
 
 def test_form_post_with_deviceid_and_an_iso_timestamp(client, app, on_patrol):
     lat, lon = ZONE_POINTS[1]
     when = (datetime.now(UTC) - timedelta(minutes=2)).replace(microsecond=0)
-    form = {"deviceid": "48241179", "lat": str(lat), "lon": str(lon), "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    form = {"deviceid": DEVICE, "lat": str(lat), "lon": str(lon), "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
     assert client.post("/osmand", data=form).get_json()["stored"] is True
     assert stored(app, on_patrol["patrol"]["id"])[0].t == when
 
@@ -68,7 +71,7 @@ def test_the_json_body_of_traccar_client_9(client, app, on_patrol):
             "is_moving": True,
             "battery": {"level": 0.55, "is_charging": False},
         },
-        "device_id": "48241179",
+        "device_id": DEVICE,
     }
     assert client.post("/osmand", json=body).get_json()["stored"] is True
     [point] = stored(app, on_patrol["patrol"]["id"])
@@ -79,11 +82,11 @@ def test_the_json_body_of_traccar_client_9(client, app, on_patrol):
     ("query", "field"),
     [
         ({"lat": "-12.1", "lon": "-76.9"}, "id"),
-        ({"id": "48241179", "lon": "-76.9"}, "lat"),
-        ({"id": "48241179", "lat": "norte", "lon": "-76.9"}, "lat"),
-        ({"id": "48241179", "lat": "95", "lon": "-76.9"}, "lat"),
-        ({"id": "48241179", "lat": "-12.1", "lon": "-76.9", "timestamp": "ayer"}, "timestamp"),
-        ({"id": "48241179", "lat": "-12.1", "lon": "-76.9", "batt": "nan"}, "batt"),
+        ({"id": DEVICE, "lon": "-76.9"}, "lat"),
+        ({"id": DEVICE, "lat": "norte", "lon": "-76.9"}, "lat"),
+        ({"id": DEVICE, "lat": "95", "lon": "-76.9"}, "lat"),
+        ({"id": DEVICE, "lat": "-12.1", "lon": "-76.9", "timestamp": "ayer"}, "timestamp"),
+        ({"id": DEVICE, "lat": "-12.1", "lon": "-76.9", "batt": "nan"}, "batt"),
     ],
 )
 def test_bad_parameters_are_a_400_naming_the_field(client, on_patrol, query, field):
@@ -96,21 +99,45 @@ def test_unknown_devices_are_refused_and_off_duty_points_are_dropped(client, app
     lat, lon = ZONE_POINTS[1]
     unknown = client.get("/osmand", query_string={"id": "999", "lat": lat, "lon": lon})
     assert unknown.status_code == 403 and unknown.get_json()["error"] == "unknown_device"
-    invalid = client.get("/osmand", query_string={"id": "48241179", "lat": lat, "lon": lon, "valid": "false"})
-    assert invalid.get_json() == {"stored": False, "reason": "invalid_fix"}
+    invalid = client.get("/osmand", query_string={"id": DEVICE, "lat": lat, "lon": lon, "valid": "false"})
+    assert invalid.get_json() == {"stored": False}
     client.post(f"/api/v1/patrols/{on_patrol['patrol']['id']}/end", json={}, headers=on_patrol["juan"].headers)
-    later = client.get("/osmand", query_string={"id": "48241179", "lat": lat, "lon": lon})
-    assert later.status_code == 200 and later.get_json() == {"stored": False, "reason": "no_active_patrol"}
+    later = client.get("/osmand", query_string={"id": DEVICE, "lat": lat, "lon": lon})
+    # Off duty the answer is the same as for a bad fix: nothing says whether the volunteer is out.
+    assert later.status_code == 200 and later.get_json() == {"stored": False}
     assert stored(app, on_patrol["patrol"]["id"]) == []
+
+
+def test_points_the_app_kept_offline_join_the_shift_they_were_recorded_in(client, app, on_patrol):
+    lat, lon = ZONE_POINTS[1]
+    patrol_id = on_patrol["patrol"]["id"]
+    client.post(f"/api/v1/patrols/{patrol_id}/end", json={}, headers=on_patrol["juan"].headers)
+    during = int((datetime.now(UTC) - timedelta(minutes=10)).timestamp())
+    buffered = client.get("/osmand", query_string={"id": DEVICE, "lat": lat, "lon": lon, "timestamp": during})
+    assert buffered.get_json()["stored"] is True
+    assert [p.t for p in stored(app, patrol_id)] == [datetime.fromtimestamp(during, tz=UTC)]
+
+
+def test_tracker_ids_are_long_and_belong_to_one_person(client, on_patrol, make_person, runner):
+    juan = on_patrol["juan"]
+    short = client.post("/api/v1/trackers", json={"device_id": "123456"}, headers=juan.headers)
+    assert short.status_code == 422 and short.get_json()["fields"][0]["field"] == "device_id"
+    made = client.post("/api/v1/trackers", json={}, headers=juan.headers)
+    assert made.status_code == 201 and len(made.get_json()["device_id"]) >= 16
+    # Nobody takes over someone else's tracker (its points would land on their patrol).
+    ana = make_person("volunteer", zone_id=1)
+    taken = client.post("/api/v1/trackers", json={"device_id": DEVICE}, headers=ana.headers)
+    assert taken.status_code == 409
     # A volunteer registers only their own phone; a coordinator may register a member's.
-    other = make_person("volunteer", zone_id=1)
     refused = client.post(
-        "/api/v1/trackers", json={"device_id": "1", "user_id": other.user.id}, headers=on_patrol["juan"].headers
+        "/api/v1/trackers", json={"device_id": "a" * 16, "user_id": ana.user.id}, headers=juan.headers
     )
     assert refused.status_code == 403
     coordinator = make_person("coordinator", zone_id=1)
-    ok = client.post("/api/v1/trackers", json={"device_id": "1", "user_id": other.user.id}, headers=coordinator.headers)
-    assert ok.status_code == 201 and ok.get_json()["user_id"] == other.user.id
+    ok = client.post(
+        "/api/v1/trackers", json={"device_id": "b" * 16, "user_id": ana.user.id}, headers=coordinator.headers
+    )
+    assert ok.status_code == 201 and ok.get_json()["user_id"] == ana.user.id
 
 
 def test_timestamps_in_the_forms_trackers_send():
@@ -122,10 +149,11 @@ def test_timestamps_in_the_forms_trackers_send():
 
 
 def test_the_cli_registers_a_tracker(runner, make_person):
-    volunteer = make_person("volunteer", zone_id=2, username="pedro")
-    result = runner.invoke(args=["patrols", "tracker", "ABC123", "--user", "pedro"])
+    make_person("volunteer", zone_id=2, username="pedro")
+    result = runner.invoke(args=["patrols", "tracker", "--user", "pedro"])
     assert result.exit_code == 0, result.output
-    assert "ABC123" in result.output and volunteer.user.id
-    police = make_person("police", username="comisaria")
-    refused = runner.invoke(args=["patrols", "tracker", "XYZ", "--user", "comisaria"])
-    assert refused.exit_code != 0 and police.user.id
+    device_id = result.output.split("'")[1]
+    assert len(device_id) == 20
+    make_person("police", username="comisaria")
+    refused = runner.invoke(args=["patrols", "tracker", "x" * 16, "--user", "comisaria"])
+    assert refused.exit_code != 0 and "patrullan" in refused.output

@@ -162,9 +162,9 @@ def test_ending_measures_the_distance_on_a_metric_projection(client, crew, make_
 def test_track_length_leaves_out_gps_glitches():
     t0 = datetime(2026, 11, 1, 22, tzinfo=UTC)
     walk = [(t0 + timedelta(minutes=i), -12.14 + 0.0009 * i, -76.93) for i in range(3)]  # ~100 m a minute
-    glitch = (t0 + timedelta(minutes=3), -12.0, -76.93)  # 15 km in a minute
+    glitch = (t0 + timedelta(seconds=90), -12.0, -76.93)  # 15 km away, between two real points
     assert track_length(walk) == pytest.approx(199, rel=0.01)
-    assert track_length([*walk, glitch]) == pytest.approx(199, rel=0.01)
+    assert track_length(sorted([*walk, glitch])) == pytest.approx(199, rel=0.01)  # the walk goes on around it
     assert track_length(walk[:1]) == 0.0
 
 
@@ -188,6 +188,10 @@ def test_police_see_where_patrols_are_committees_see_who_neighbours_see_nothing(
     coordinator = client.get("/api/v1/patrols", headers=crew["rosa"].headers).get_json()
     assert [p["id"] for p in coordinator] == [patrol["id"]]
     assert "last_position" not in coordinator[0] and "track" not in coordinator[0]
+    # Who is out, and with whom, stays within the committee: another committee of the zone sees nothing.
+    other = make_person("coordinator", zone_id=1)
+    assert client.get("/api/v1/patrols", headers=other.headers).get_json() == []
+    assert client.get(f"/api/v1/patrols/{patrol['id']}", headers=other.headers).status_code == 403
     assert client.get("/api/v1/patrols", headers=make_person("neighbor", 1).headers).status_code == 403
     assert client.get(f"/api/v1/patrols/{patrol['id']}", headers=make_person("volunteer", 2).headers).status_code == 403
     assert client.get("/api/v1/patrols?zone_id=2", headers=crew["rosa"].headers).status_code == 403
@@ -247,14 +251,80 @@ def test_a_patrol_left_open_more_than_12_hours_is_closed_and_flagged(app, client
         s.commit()
         closed = s.get(Patrol, patrol["id"])
     assert [e.type for e in events] == ["patrol_ended"]
+    silent = start(client, crew["ana"], patrol_body(crew["committee"], started_at=iso(started))).get_json()
+    with Session(app.extensions["ronda"].engine, expire_on_commit=False) as s:
+        assert len(close_overdue(session=s)) == 1
+        s.commit()
+        closed_silent = s.get(Patrol, silent["id"])
     assert closed.auto_closed is True and closed.ended_at == last  # its last position, not 12 idle hours
-    shown = client.get(f"/api/v1/patrols/{patrol['id']}", headers=make_person("police").headers).get_json()
+    assert closed_silent.auto_closed is True and closed_silent.ended_at == started  # nothing recorded: 0 h
+    police = make_person("police")
+    shown = client.get(f"/api/v1/patrols/{patrol['id']}", headers=police.headers).get_json()
     assert shown["auto_closed"] is True and shown["hours"] == pytest.approx(3.17, abs=0.01)
     # A forgotten shift does not block the next one: starting again closes it on the way.
-    stale = start(client, crew["ana"], patrol_body(crew["committee"], started_at=iso(started))).get_json()
+    stale = start(client, crew["rosa"], patrol_body(crew["committee"], started_at=iso(started))).get_json()
     fresh = start(client, crew["rosa"], patrol_body(crew["committee"], [crew["ana"]]))
     assert fresh.status_code == 201
     assert client.get(f"/api/v1/patrols/{stale['id']}", headers=crew["rosa"].headers).get_json()["auto_closed"] is True
+
+
+def test_the_phones_own_end_corrects_a_shift_the_server_closed(app, client, crew, make_person):
+    """A phone offline for a whole shift syncs the next day: the server had closed it at 0 hours."""
+    started = datetime.now(UTC) - timedelta(hours=20)
+    patrol = start(client, crew["juan"], patrol_body(crew["committee"], started_at=iso(started))).get_json()
+    with Session(app.extensions["ronda"].engine) as s:
+        close_overdue(session=s)
+        s.commit()
+    lat, lon = ZONE_POINTS[1]
+    points = [{"t": iso(started + timedelta(minutes=30 * i)), "lat": lat + 0.002 * i, "lon": lon} for i in range(7)]
+    sent = client.post(
+        f"/api/v1/patrols/{patrol['id']}/positions", json={"positions": points}, headers=crew["juan"].headers
+    )
+    assert sent.get_json()["accepted"] == 7
+    police = make_person("police")
+    moved_end = client.get(f"/api/v1/patrols/{patrol['id']}", headers=police.headers).get_json()
+    assert moved_end["hours"] == 3.0 and moved_end["auto_closed"] is True  # late points moved the server's end
+    ended = client.post(
+        f"/api/v1/patrols/{patrol['id']}/end",
+        json={"ended_at": iso(started + timedelta(hours=2))},
+        headers=crew["juan"].headers,
+    ).get_json()
+    assert ended["hours"] == 2.0 and ended["auto_closed"] is False
+    # Points after the end the phone gave are not kept, nor measured.
+    with Session(app.extensions["ronda"].engine) as s:
+        kept = s.exec(select(PatrolPosition).where(PatrolPosition.patrol_id == patrol["id"])).all()
+    assert len(kept) == 5 and ended["distance_m"] == pytest.approx(4 * 0.002 * 110_600, rel=0.02)
+    types = [e["type"] for e in events_of(client, police)]
+    assert types == ["patrol_started", "patrol_ended", "patrol_ended"]
+    # Once its members ended it, the end stands.
+    again = client.post(
+        f"/api/v1/patrols/{patrol['id']}/end",
+        json={"ended_at": iso(started + timedelta(hours=5))},
+        headers=crew["juan"].headers,
+    ).get_json()
+    assert again["hours"] == 2.0
+
+
+def test_ending_keeps_only_the_points_of_the_shift(app, client, crew):
+    started = datetime.now(UTC) - timedelta(hours=1)
+    patrol = start(client, crew["juan"], patrol_body(crew["committee"], started_at=iso(started))).get_json()
+    lat, lon = ZONE_POINTS[1]
+    points = [{"t": iso(started + timedelta(minutes=m)), "lat": lat, "lon": lon} for m in (-3, 10, 20, 40)]
+    client.post(f"/api/v1/patrols/{patrol['id']}/positions", json={"positions": points}, headers=crew["juan"].headers)
+    client.post(
+        f"/api/v1/patrols/{patrol['id']}/end",
+        json={"ended_at": iso(started + timedelta(minutes=30))},
+        headers=crew["juan"].headers,
+    )
+    with Session(app.extensions["ronda"].engine) as s:
+        kept = sorted(p.t for p in s.exec(select(PatrolPosition).where(PatrolPosition.patrol_id == patrol["id"])).all())
+    assert kept == [started + timedelta(minutes=10), started + timedelta(minutes=20)]
+    late = client.post(
+        f"/api/v1/patrols/{patrol['id']}/positions",
+        json={"positions": [{"t": iso(started + timedelta(minutes=45)), "lat": lat, "lon": lon}]},
+        headers=crew["juan"].headers,
+    ).get_json()
+    assert late["accepted"] == 0 and late["rejected"][0]["problem"] == "outside_patrol"
 
 
 def test_police_or_the_committee_coordinator_may_end_a_shift(client, crew, make_person):

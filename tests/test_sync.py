@@ -175,3 +175,28 @@ def test_gzip_both_ways_and_a_500_operation_batch_is_a_few_kilobytes(client, cre
         headers={**crew["juan"].headers, "Content-Type": "application/json", "Content-Encoding": "gzip"},
     )
     assert refused.status_code == 413
+
+
+def test_a_shift_synced_the_next_day_keeps_its_real_hours(client, app, crew, make_person):
+    """The server closed the shift while the phone was offline: the phone's end still counts."""
+    from security.patrols import close_overdue
+
+    start = datetime.now(UTC) - timedelta(hours=26)
+    ops = offline_shift(crew["committee"], crew["ana"].user.id, start=start)
+    first, rest = ops[:3], ops[3:]  # the signal came back for a moment after the first uploads
+    assert sync(client, crew["juan"], first).get_json()["applied"] == 3
+    with Session(app.extensions["ronda"].engine) as s:
+        assert len(close_overdue(session=s)) == 1  # the server's loop closes the forgotten shift
+        s.commit()
+    answer = sync(client, crew["juan"], rest).get_json()
+    assert answer["applied"] == len(rest), answer
+    patrol = client.get(f"/api/v1/patrols/{answer['results'][-1]['id']}", headers=make_person("police").headers)
+    assert patrol.get_json()["hours"] == 2.0 and patrol.get_json()["auto_closed"] is False
+
+
+def test_refused_fields_of_an_operations_data_are_named_data_dot(client, crew):
+    from tests.conftest import OUTSIDE
+
+    outside = {**incident_body(1), "lat": OUTSIDE[0], "lon": OUTSIDE[1]}
+    [result] = sync(client, crew["juan"], [op("incident", datetime.now(UTC), outside)]).get_json()["results"]
+    assert [f["field"] for f in result["error"]["fields"]] == ["data.lat", "data.lon"]

@@ -85,6 +85,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # or a long history does not thrash the disk (SQLite's default is 2 MB).
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+    # pysqlite opens transactions itself, lazily, at the first write: a SAVEPOINT before it
+    # starts the transaction and its RELEASE commits, so a report and its event could land
+    # apart. SQLAlchemy's recipe: the driver opens none, and every transaction says BEGIN.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -96,6 +104,7 @@ def make_engine(url: str) -> Engine:
         # hide_parameters: a failed statement's log line must not carry a report's text or position.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

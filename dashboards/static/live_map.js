@@ -177,7 +177,9 @@
     var node = known.marker.getElement && known.marker.getElement();
     if (node) node.setAttribute("data-patrol-id", known.data.id);
   }
+  var endedPatrols = {};  // id -> true: a late position push must not bring an ended patrol back
   function removePatrol(id) {
+    endedPatrols[id] = true;
     var known = patrols[id];
     if (!known) return;
     if (known.marker) { patrolLayer.removeLayer(known.marker); patrolLayer.removeLayer(known.line); }
@@ -191,6 +193,7 @@
   function showPatrol(data) {
     if (!patrolLayer) return;
     if (data.status === "ended") { removePatrol(data.id); return; }
+    delete endedPatrols[data.id];  // a refresh says it is active (a server-closed shift corrected, say)
     var known = patrols[data.id] || (patrols[data.id] = { data: data, points: [] });
     var last = known.data.last_position;
     known.data = data;
@@ -199,9 +202,9 @@
     drawPatrol(known);
   }
   function movePatrol(moved) {
-    if (!patrolLayer) return;
+    // Only patrols the map knows are active (from the page, patrol_started or a refresh) move.
     var known = patrols[moved.id];
-    if (!known) known = patrols[moved.id] = { data: { id: moved.id, zone_id: moved.zone_id }, points: [] };
+    if (!patrolLayer || !known || endedPatrols[moved.id]) return;
     var last = known.data.last_position;
     if (moved.last_position && (!last || moved.last_position.t >= last.t)) known.data.last_position = moved.last_position;
     addPoints(known, moved.points);
