@@ -171,10 +171,7 @@ def get_alarm(*, session: Session, viewer: Viewer, alarm_id: int) -> Alarm:
 def list_alarms(*, session: Session, viewer: Viewer, zone_id: int | None, active_only: bool) -> list[Alarm]:
     """Alarms the viewer may see, newest first (the active ones only, when asked)."""
     query = select(Alarm)
-    if not viewer.sees_all_zones:
-        if zone_id is not None and zone_id != viewer.zone_id:
-            raise Forbidden("Solo puede consultar su propia zona.")
-        zone_id = viewer.zone_id
+    zone_id = viewer.zone_scope(zone_id)
     if zone_id is not None:
         query = query.where(Alarm.zone_id == zone_id)
     if active_only:
@@ -270,10 +267,7 @@ def locate_devices(*, session: Session, index: ZoneIndex) -> int:
 
 def list_devices(*, session: Session, viewer: Viewer, zone_id: int | None) -> list[AlarmDevice]:
     """Alarm devices of a zone (zone-bound roles: their own zone only)."""
-    if not viewer.sees_all_zones:
-        if zone_id is not None and zone_id != viewer.zone_id:
-            raise Forbidden("Solo puede consultar su propia zona.")
-        zone_id = viewer.zone_id
+    zone_id = viewer.zone_scope(zone_id)
     query = select(AlarmDevice).where(col(AlarmDevice.active).is_(True))
     if zone_id is not None:
         query = query.where(AlarmDevice.zone_id == zone_id)

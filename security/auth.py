@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from security.errors import Forbidden
 from security.models import ROLES, ZONE_BOUND_ROLES, AlarmDevice, User, parse_id
 from zones.models import Zone
 
@@ -48,6 +49,18 @@ class Viewer:
 
     def may_see_zone(self, zone_id: int) -> bool:
         return self.sees_all_zones or self.zone_id == zone_id
+
+    def zone_scope(self, zone_id: int | None) -> int | None:
+        """The zone a listing asked for `zone_id` is limited to (None: every zone).
+
+        Police and admins get what they asked for; everyone else their own zone, and
+        Forbidden when they ask for another.
+        """
+        if self.sees_all_zones:
+            return zone_id
+        if zone_id is not None and zone_id != self.zone_id:
+            raise Forbidden("Solo puede consultar su propia zona.")
+        return self.zone_id
 
 
 def off_event_loop(function: Callable[..., T], *args: Any) -> T:

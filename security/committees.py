@@ -56,10 +56,7 @@ def get_committee(*, session: Session, viewer: Viewer, committee_id: int) -> Com
 
 def list_committees(*, session: Session, viewer: Viewer, zone_id: int | None) -> list[Committee]:
     """Active committees the viewer may see (zone-bound roles: their own zone), by zone and name."""
-    if not viewer.sees_all_zones:
-        if zone_id is not None and zone_id != viewer.zone_id:
-            raise Forbidden("Solo puede consultar su propia zona.")
-        zone_id = viewer.zone_id
+    zone_id = viewer.zone_scope(zone_id)
     query = select(Committee).where(col(Committee.active).is_(True))
     if zone_id is not None:
         query = query.where(Committee.zone_id == zone_id)

@@ -222,13 +222,9 @@ def list_incidents(
 ) -> tuple[list[Incident], str | None]:
     """A page of incidents the viewer may see, newest first, and the cursor of the next page."""
     query = select(Incident)
-    if viewer.sees_all_zones:
-        if filters.zone_id is not None:
-            query = query.where(Incident.zone_id == filters.zone_id)
-    else:
-        if filters.zone_id is not None and filters.zone_id != viewer.zone_id:
-            raise Forbidden("Solo puede consultar su propia zona.")
-        query = query.where(Incident.zone_id == viewer.zone_id)
+    zone_id = viewer.zone_scope(filters.zone_id)
+    if zone_id is not None:
+        query = query.where(Incident.zone_id == zone_id)
     if filters.kind:
         query = query.where(Incident.kind == filters.kind)
     if filters.status:

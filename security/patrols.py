@@ -533,10 +533,7 @@ def list_patrols(
     their own committees', neighbours none."""
     if viewer.role == "neighbor":
         raise Forbidden("Las rondas solo son visibles para la policía y los comités.")
-    if not viewer.sees_all_zones:
-        if zone_id is not None and zone_id != viewer.zone_id:
-            raise Forbidden("Solo puede consultar su propia zona.")
-        zone_id = viewer.zone_id
+    zone_id = viewer.zone_scope(zone_id)
     query = select(Patrol)
     if zone_id is not None:
         query = query.where(Patrol.zone_id == zone_id)
