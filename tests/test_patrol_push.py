@@ -90,14 +90,17 @@ def test_throttle_timing_between_pushes(server, make_person, make_committee, con
     lat, lon = ZONE_POINTS[1]
     heard_at: list[float] = []
     police.sio.on("patrol_moved", lambda data: heard_at.append(time.monotonic()))
-    deadline = time.monotonic() + 3.2
+    began = time.monotonic()
+    deadline = began + 3.2
     i = 0
     while time.monotonic() < deadline:
         t = (started + timedelta(seconds=i + 1)).isoformat()
         post(server, f"/patrols/{patrol['id']}/positions", juan, {"positions": [{"t": t, "lat": lat, "lon": lon}]})
         i += 1
         time.sleep(0.05)
+    elapsed = time.monotonic() - began
     time.sleep(INTERVAL + 0.5)
-    assert i > 20 and 3 <= len(heard_at) <= 5  # ~3 s of posts at 20 a second: one push a second
+    # Many more posts than pushes: about one push a second, the last at the interval's end.
+    assert 2 <= len(heard_at) <= math.ceil(elapsed / INTERVAL) + 1 < i
     gaps = [b - a for a, b in itertools.pairwise(heard_at)]
     assert min(gaps) > 0.8 * INTERVAL

@@ -69,3 +69,28 @@ def test_odd_zone_numbers_and_early_months_are_not_errors(client, make_person):
     assert client.get("/tendencias/reporte.pdf?zone_id=%C2%B2").status_code == 400
     page = client.get("/mapa")
     assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_the_committee_sees_its_patrol_hours_on_the_page(client, make_person, make_committee):
+    from datetime import UTC, datetime, timedelta
+
+    rosa = make_person("coordinator", zone_id=1, username="rosa")
+    committee = make_committee(1, [rosa], name="Comité Los Pinos")
+    started = datetime.now(UTC) - timedelta(hours=3)
+    patrol = client.post(
+        "/api/v1/patrols",
+        json={"client_id": "6f1c1a2e-0b6d-4f57-9d43-5d2b8f1b7a10", "committee_id": committee,
+              "started_at": started.isoformat()},
+        headers=rosa.headers,
+    ).get_json()  # fmt: skip
+    client.post(
+        f"/api/v1/patrols/{patrol['id']}/end",
+        json={"ended_at": (started + timedelta(hours=2, minutes=30)).isoformat()},
+        headers=rosa.headers,
+    )
+    sign_in(client, "rosa")
+    page = client.get("/tendencias").get_data(as_text=True)
+    assert 'id="fig-patrol-hours">3<' in page  # 2.5 h, rounded half up on the card
+    assert "Comité Los Pinos</td><td>1</td><td>2,5</td>" in page
+    english = client.get("/tendencias?lang=en").get_data(as_text=True)
+    assert "Patrolling by committee" in english and "Comité Los Pinos</td><td>1</td><td>2.5</td>" in english
