@@ -90,7 +90,7 @@ def test_the_committee_sees_its_patrol_hours_on_the_page(client, make_person, ma
     )
     sign_in(client, "rosa")
     page = client.get("/tendencias").get_data(as_text=True)
-    assert 'id="fig-patrol-hours">3<' in page  # 2.5 h, rounded half up on the card
+    assert 'id="fig-patrol-hours">2,5<' in page
     assert "Comité Los Pinos</td><td>1</td><td>2,5</td>" in page
     english = client.get("/tendencias?lang=en").get_data(as_text=True)
     assert "Patrolling by committee" in english and "Comité Los Pinos</td><td>1</td><td>2.5</td>" in english
