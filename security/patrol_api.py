@@ -26,7 +26,7 @@ from security.api import (
     viewer,
 )
 from security.context import ronda
-from security.errors import DomainError, Forbidden, NotFound, ValidationProblem
+from security.errors import DomainError, NotFound, ValidationProblem
 from security.models import (
     CommitteeCreate,
     Event,
@@ -241,10 +241,6 @@ def register_tracker_route(body: TrackerCreate) -> tuple[Response, int]:
     owner = actor if body.user_id in (None, actor.id) else db().get(User, body.user_id)
     if owner is None:
         raise ValidationProblem("user_id", "No existe esa persona.")
-    if owner.id != actor.id and not (
-        actor.role == "admin" or (actor.role == "coordinator" and owner.zone_id == actor.zone_id)
-    ):
-        raise Forbidden("Solo puede registrar su propio dispositivo.")
     tracker = patrols.register_tracker(session=db(), device_id=body.device_id, user=owner, actor=actor)
     db().commit()
     return jsonify({"id": tracker.id, "device_id": tracker.device_id, "user_id": tracker.user_id}), 201

@@ -435,10 +435,18 @@ def new_tracker_id() -> str:
 def register_tracker(*, session: Session, device_id: str | None, user: User, actor: User | None) -> Tracker:
     """Link a tracker app's device id to a volunteer; without one, a new unguessable id is made.
 
+    `actor` registers their own phone; a coordinator a member of their zone's, an admin anyone's.
+
     The OsmAnd protocol authenticates a device by its id alone, so ids shorter than
     TRACKER_ID_MIN are refused, and an id already linked to another active person is only
     moved by an admin (or the set-up command, `actor` None).
     """
+    if (
+        actor is not None
+        and actor.id != user.id
+        and not (actor.role == "admin" or (actor.role == "coordinator" and actor.zone_id == user.zone_id))
+    ):
+        raise Forbidden("Solo puede registrar su propio dispositivo.")
     device_id = (device_id or new_tracker_id()).strip()
     if len(device_id) < TRACKER_ID_MIN or len(device_id) > 100:
         raise ValidationProblem(
@@ -508,12 +516,14 @@ def patrol_record(session: Session, patrol: Patrol) -> dict[str, Any]:
         "hours": hours,
         "distance_m": patrol.distance_m if patrol.ended_at is not None else None,
         "planned_route": json.loads(patrol.planned_route) if patrol.planned_route else None,
-        "last_position": (
-            {"t": patrol.last_position_at.isoformat(), "lat": patrol.last_lat, "lon": patrol.last_lon}
-            if patrol.last_position_at is not None
-            else None
-        ),
+        "last_position": _last_position(patrol),
     }
+
+
+def _last_position(patrol: Patrol) -> dict[str, Any] | None:
+    if patrol.last_position_at is None:
+        return None
+    return {"t": patrol.last_position_at.isoformat(), "lat": patrol.last_lat, "lon": patrol.last_lon}
 
 
 def patrol_view(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
@@ -568,9 +578,7 @@ def moved_payloads(result: PositionsResult) -> list[dict[str, Any]]:
         {
             "id": patrol.id,
             "zone_id": patrol.zone_id,
-            "last_position": {"t": patrol.last_position_at.isoformat(), "lat": patrol.last_lat, "lon": patrol.last_lon}
-            if patrol.last_position_at
-            else None,
+            "last_position": _last_position(patrol),
             "points": [[p.t.isoformat(), p.lat, p.lon] for p in result.new_points],
         }
     ]
