@@ -29,11 +29,12 @@ from sqlmodel import Session, col, select
 
 from dashboards import api as dashboards_api
 from dashboards import cli as dashboards_cli
+from dashboards.phone import phone
 from dashboards.report_views import report_web
 from dashboards.views import web
 from security import api as security_api
 from security import cli as security_cli
-from security import patrol_api
+from security import me_api, patrol_api
 from security.alarms import escalate_overdue
 from security.context import Ronda, ronda
 from security.patrols import close_overdue
@@ -190,11 +191,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
 
     security_api.init_app(app)
     patrol_api.init_app(app)
+    me_api.init_app(app)
     dashboards_api.init_app(app)
     security_cli.init_app(app)
     dashboards_cli.init_app(app)
     app.register_blueprint(web)
     app.register_blueprint(report_web)
+    app.register_blueprint(phone)
     socketio.init_app(
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],

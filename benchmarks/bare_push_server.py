@@ -8,6 +8,9 @@ the same URLs and payload shapes as Ronda, so the same load clients drive both:
     POST /api/v1/auth/token   {username, password} -> {access_token: "bare", ...}
     POST /api/v1/incidents    {client_id, kind, lat, lon, description?} -> 201 + the row
     GET  /api/v1/zones        200 (readiness)
+    GET  /form                the least a phone page can be: sign in, then one button that posts a
+                              report with fetch (no outbox, no service worker, no map), for
+                              benchmarks/phone_app.py to compare Ronda's phone app against
     Socket.IO event `incident_reported`: {seq, type, zone_id, at, data: {id, client_id, ...}}
 
 Served like Ronda: gevent pywsgi with gevent-websocket and TCP_NODELAY on every connection.
@@ -36,6 +39,32 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 socketio = SocketIO()
+# Sign in, then report: one page, inline script, every request with fetch.
+FORM = """<!doctype html><html lang="es"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Bare</title></head><body>
+<form id="signin"><input id="username" required><input id="password" type="password" required>
+<button id="signin-submit">Entrar</button></form>
+<div id="report" hidden><button id="send" type="button">Enviar</button><p id="done"></p></div>
+<script>
+var token = null;
+document.getElementById("signin").addEventListener("submit", function (e) {
+  e.preventDefault();
+  fetch("/api/v1/auth/token", {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({username: username.value, password: password.value})})
+    .then(function (r) { return r.json(); }).then(function (b) {
+      token = b.access_token; signin.hidden = true; report.hidden = false;
+      document.body.setAttribute("data-ready", "report");
+    });
+});
+document.getElementById("send").addEventListener("click", function () {
+  done.textContent = "";
+  fetch("/api/v1/incidents", {method: "POST", headers: {"Content-Type": "application/json",
+    "Authorization": "Bearer " + token}, body: JSON.stringify({client_id: crypto.randomUUID(),
+    kind: "robbery", lat: -12.1398, lon: -76.9281, severity: 2})})
+    .then(function (r) { done.textContent = r.status === 201 ? "sent" : "failed " + r.status; });
+});
+document.body.setAttribute("data-ready", "signin");
+</script></body></html>"""
 
 
 class BareIncidentCreate(SQLModel):
@@ -88,6 +117,11 @@ def create_app(db_path: str) -> Flask:
     def issue_token() -> Response:
         """Any credentials get the same dummy token."""
         return jsonify({"access_token": "bare", "token_type": "bearer", "expires_in": 43200})
+
+    @app.get("/form")
+    def form() -> Response:
+        """A minimal report page: the floor for a phone page's bytes and round trips."""
+        return Response(FORM, mimetype="text/html")
 
     @app.get("/api/v1/zones")
     def list_zones() -> Response:

@@ -17,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     session,
     url_for,
 )
@@ -25,6 +24,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_date, format_decimal, format_percent, get_locale, gettext
 from sqlmodel import Session
 
+from dashboards.assets import resolve, send_asset
 from dashboards.livemap import KIND_COLOURS, AssetUrls, MapLabels, build_live_map, build_month_map, map_parts
 from dashboards.mapdata import WINDOWS, map_data
 from dashboards.trends import Month, TrendsError, compute_trends
@@ -45,6 +45,7 @@ VENDOR_DIRS = {
     "leaflet.heat": "leaflet.heat/dist",
     "socket.io-client": "socket.io-client/dist",
     "chart.js": "chart.js/dist",
+    "idb": "idb/build",
 }
 
 
@@ -57,7 +58,12 @@ def vendor(package: str, filename: str) -> ResponseReturnValue:
     if not (NODE_MODULES / directory).is_dir():
         current_app.logger.error("node_modules/%s is missing: run `npm ci` (see README)", directory)
         abort(404)
-    return send_from_directory(NODE_MODULES / directory, filename, max_age=86400)
+    return send_asset(resolve(NODE_MODULES / directory, filename), max_age=86400)
+
+
+def vendor_path(package: str, filename: str) -> Path:
+    """Where a vendor file lies on disk (for revisions and the phone app's precache list)."""
+    return NODE_MODULES / VENDOR_DIRS[package] / filename
 
 
 def asset_urls() -> AssetUrls:
@@ -277,6 +283,9 @@ def live_map() -> ResponseReturnValue:
             "description": gettext("Descripción"),
             "approximate": gettext("Ubicación aproximada (manzana)"),
             "presses": gettext("Pulsaciones"),
+            "pressed": gettext("Pulsada"),
+            # Both placeholders are filled in the browser (the time in Lima, the delay in minutes).
+            "late": gettext("Llegó tarde: pulsada a las %(time)s (%(minutes)s min antes)"),
             "patrol": gettext("Ronda de patrullaje"),
             "committee": gettext("Comité"),
             "members": gettext("Integrantes"),

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from security.auth import Viewer, viewer_of
 from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from security.events import append_event
-from security.incidents import reporting_patrol
+from security.incidents import CLOCK_SKEW, reporting_patrol
 from security.models import (
     ZONE_BOUND_ROLES,
     Alarm,
@@ -53,6 +53,10 @@ def raise_alarm(
     replay = _trigger(session=session, origin=origin, client_id=client_id)
     if replay is not None:
         return session.get(Alarm, replay.alarm_id), None, False  # type: ignore[return-value]
+    now = utcnow()
+    pressed_at = data.pressed_at or now
+    if pressed_at > now + CLOCK_SKEW:
+        raise ValidationProblem("pressed_at", "La hora de la alarma está en el futuro; revise el reloj del teléfono.")
 
     if device is not None and data.device_id is not None and data.device_id != device.id:
         raise Forbidden("Una alarma solo puede activarse a sí misma.")
@@ -79,7 +83,9 @@ def raise_alarm(
         if active is not None:
             try:
                 with session.begin_nested():
-                    session.add(AlarmTrigger(alarm_id=active.id, origin=origin, client_id=client_id))  # type: ignore[arg-type]
+                    session.add(
+                        AlarmTrigger(alarm_id=active.id, origin=origin, client_id=client_id, pressed_at=pressed_at)  # type: ignore[arg-type]
+                    )
                     session.flush()
             except IntegrityError:
                 replay = _trigger(session=session, origin=origin, client_id=client_id)
@@ -104,12 +110,14 @@ def raise_alarm(
             patrol_id=patrol_id,
             lat=lat,
             lon=lon,
+            raised_at=now,
+            pressed_at=pressed_at,
         )
         try:
             with session.begin_nested():
                 session.add(alarm)
                 session.flush()
-                session.add(AlarmTrigger(alarm_id=alarm.id, origin=origin, client_id=client_id))  # type: ignore[arg-type]
+                session.add(AlarmTrigger(alarm_id=alarm.id, origin=origin, client_id=client_id, pressed_at=pressed_at))  # type: ignore[arg-type]
                 session.flush()
         except IntegrityError:
             # Another press of the same block (or the same retry) won the race: join it.
@@ -298,3 +306,20 @@ def load_devices(*, session: Session, path: Path, index: ZoneIndex) -> int:
         count += 1
     session.flush()
     return count
+
+
+def own_alarms(*, session: Session, user: User, limit: int = 50) -> list[Alarm]:
+    """The alarms a person pressed, raised by them or joined, newest first."""
+    pressed = select(AlarmTrigger.alarm_id).where(AlarmTrigger.origin == f"user:{user.id}")
+    query = select(Alarm).where(col(Alarm.id).in_(pressed)).order_by(col(Alarm.id).desc()).limit(limit)
+    return list(session.exec(query).all())
+
+
+def pressers(*, session: Session, alarm_id: int) -> list[int]:
+    """The users who pressed an alarm (devices are not people)."""
+    origins = session.exec(
+        select(AlarmTrigger.origin).where(
+            AlarmTrigger.alarm_id == alarm_id, col(AlarmTrigger.origin).startswith("user:", autoescape=True)
+        )
+    ).all()
+    return sorted({int(origin.removeprefix("user:")) for origin in origins})

@@ -23,7 +23,7 @@ from security import alarms, exports, incidents
 from security.auth import AuthError, Viewer, authenticate, device_from_key, issue_token, user_from_token, viewer_of
 from security.compression import GzipRequests, compress_response, gzip_error
 from security.context import ronda
-from security.errors import N_, DomainError, ValidationProblem
+from security.errors import N_, DomainError, NotFound, ValidationProblem
 from security.events import event_view, events_since
 from security.kinds import KINDS
 from security.models import (
@@ -47,7 +47,8 @@ from security.models import (
 from security.push import publish
 from security.visibility import redact
 from zones.database import LIMA, lima_aware, utcnow
-from zones.service import zones_feature_collection
+from zones.models import Zone
+from zones.service import blocks_feature_collection, zones_feature_collection
 
 BAD_BBOX = N_("bbox son cuatro números min_lon,min_lat,max_lon,max_lat (WGS84), con mínimo < máximo.")
 
@@ -65,7 +66,7 @@ t_incidents = Tag(name="incidents", description="Incidents reported by patrols a
 t_alarms = Tag(name="alarms", description="Block alarms")
 t_events = Tag(name="events", description="The event log, for catching up after a disconnection")
 
-PUBLIC_ENDPOINTS = frozenset({"api.issue_token_route", "api.list_zones"})
+PUBLIC_ENDPOINTS = frozenset({"api.issue_token_route", "api.list_zones", "api.list_blocks"})
 DEVICE_ENDPOINTS = frozenset({"api.raise_alarm_route"})
 
 
@@ -327,6 +328,26 @@ class LocatePublic(BaseModel):
 def list_zones() -> Response:
     """Anyone may draw the district."""
     response = jsonify(zones_feature_collection(session=db()))
+    response.mimetype = "application/geo+json"
+    return response
+
+
+class ZonePath(BaseModel):
+    zone_id: Id
+
+
+@api.get(
+    "/zones/<int:zone_id>/blocks",
+    tags=[t_zones],
+    security=[],
+    responses={404: None},
+    summary="A zone's urban blocks (where alarms pool) as a GeoJSON FeatureCollection",
+)
+def list_blocks(path: ZonePath) -> Response:
+    """A phone draws the blocks of its zone on its small map, with or without tiles."""
+    if db().get(Zone, path.zone_id) is None:
+        raise NotFound("No existe la zona %(id)s.", id=path.zone_id)
+    response = jsonify(blocks_feature_collection(session=db(), zone_id=path.zone_id))
     response.mimetype = "application/geo+json"
     return response
 

@@ -182,7 +182,8 @@ def change_status(
     session.flush()
     reporter = session.get(User, incident.reporter_id)
     record = incident_record(incident=incident, reporter=reporter, block=_block(session, incident.block_id))
-    record.update(previous_status=previous, note=update.note)
+    # Who moved it, by role only: the reporter's phone says "attended by the police station".
+    record.update(previous_status=previous, note=update.note, changed_by_role=actor.role)
     event = append_event(session=session, type="incident_updated", zone_id=incident.zone_id, data=record)
     return incident, event
 
@@ -269,3 +270,22 @@ def incident_records(*, session: Session, incidents: list[Incident]) -> list[dic
         )
         for i in incidents
     ]
+
+
+def own_incidents(*, session: Session, user: User, limit: int = 50) -> list[Incident]:
+    """The incidents a person reported (anonymous ones included), newest first."""
+    query = select(Incident).where(Incident.reporter_id == user.id).order_by(col(Incident.id).desc()).limit(limit)
+    return list(session.exec(query).all())
+
+
+def last_changed_by_role(*, session: Session, incident_ids: list[int]) -> dict[int, str]:
+    """The role of whoever made each incident's latest status change (incidents never changed are absent)."""
+    if not incident_ids:
+        return {}
+    rows = session.exec(
+        select(IncidentChange.incident_id, User.role)
+        .join(User, col(User.id) == col(IncidentChange.changed_by))
+        .where(col(IncidentChange.incident_id).in_(incident_ids))
+        .order_by(col(IncidentChange.id))
+    ).all()
+    return dict(rows)  # the latest change of each incident comes last and wins

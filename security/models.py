@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field as PydanticField
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
@@ -206,6 +206,10 @@ class IncidentPage(SQLModel):
 
 # --- block alarms ---------------------------------------------------------------------
 
+# A press that reaches the server later than this after the phone recorded it (sent from an
+# offline outbox) is marked late on police screens, with the time it was pressed.
+ALARM_LATE_AFTER = timedelta(seconds=60)
+
 
 class AlarmDevice(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
@@ -235,6 +239,16 @@ class AlarmCreate(SQLModel):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     patrol_id: Id | None = Field(default=None, description="The patrol that raised it (its members only)")
+    pressed_at: datetime | None = Field(
+        default=None,
+        description="When it was pressed, by the phone's clock (default: now); an alarm arriving "
+        "late from a phone's outbox is marked late on police screens",
+    )
+
+    @field_validator("pressed_at")
+    @classmethod
+    def _pressed_at(cls, value: datetime | None) -> datetime | None:
+        return lima_aware(value) if value is not None else None
 
 
 class Alarm(SQLModel, table=True):
@@ -262,7 +276,8 @@ class Alarm(SQLModel, table=True):
     lat: float
     lon: float
     trigger_count: int = 1
-    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)  # the server's clock
+    pressed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the first press, by the phone's clock
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by: int | None = Field(default=None, foreign_key="user.id")
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -281,6 +296,7 @@ class AlarmTrigger(SQLModel, table=True):
     origin: str = Field(max_length=40)  # "user:<id>" or "device:<id>"
     client_id: str = Field(max_length=36)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    pressed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # by the phone's clock
 
 
 class AlarmResolve(SQLModel):
@@ -306,6 +322,8 @@ class AlarmPublic(SQLModel):
     location_precision: Literal["exact", "block", "zone"] = "exact"
     trigger_count: int
     raised_at: datetime
+    pressed_at: datetime | None = None
+    late: bool = False
     acknowledged_at: datetime | None
     escalated_at: datetime | None
     resolved_at: datetime | None
@@ -392,6 +410,11 @@ class PatrolCreate(SQLModel):
 
 class PatrolEnd(SQLModel):
     ended_at: datetime | None = Field(default=None, description="When the shift ended, by the phone's clock")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_body(cls, value: object) -> object:
+        return {} if value is None else value  # no body at all: the shift ends now
 
     @field_validator("ended_at")
     @classmethod

@@ -3,6 +3,10 @@
 Rooms are per audience: `police`, `admin`, and per zone `zone:<id>:member` (volunteers and
 coordinators) and `zone:<id>:neighbor`. Every event is emitted once to each audience room,
 redacted for that audience, so what a socket receives never depends on what it asks for.
+Each person also has a room of their own, `user:<id>`: a change to an incident they reported
+or an alarm they pressed reaches it as `own_report_updated` (anonymous reports included; no
+other room learns who reported). A phone that only follows its own reports connects with
+auth={"token": ..., "feed": "mine"} and joins that room alone.
 With a message queue (Redis) the emits reach the sockets of every server process.
 """
 
@@ -19,10 +23,12 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from sqlmodel import Session
 
+from security.alarms import pressers
 from security.auth import AuthError, Viewer, user_from_token, viewer_of
 from security.context import ronda
 from security.events import event_view, may_hear
 from security.models import Event
+from security.visibility import own_view
 from zones.database import utcnow
 
 socketio = SocketIO()
@@ -50,6 +56,11 @@ def room_of(viewer: Viewer) -> str:
     return f"zone:{viewer.zone_id}:{kind}"
 
 
+def user_room(user_id: int) -> str:
+    """The room of one person's own sockets (their phone, their other devices)."""
+    return f"user:{user_id}"
+
+
 def publish(events: Iterable[Event | None]) -> None:
     """Push committed events to every audience that may see them (call after commit).
 
@@ -65,8 +76,27 @@ def publish(events: Iterable[Event | None]) -> None:
             for room, viewer in audiences(event.zone_id):
                 if may_hear(event.type, viewer):
                     socketio.emit(event.type, event_view(event, viewer=viewer), to=room)
+            _publish_to_owners(event)
         except Exception:
             log.exception("live push of event %s failed; clients will catch up from the log", event.seq)
+
+
+def _publish_to_owners(event: Event) -> None:
+    """The change of an incident or alarm, to the rooms of the people who reported or pressed it."""
+    if event.type.startswith("incident_"):
+        record = json.loads(event.data)
+        owners = [record["reporter"]["id"]] if record.get("reporter") else []
+    elif event.type.startswith("alarm_"):
+        record = json.loads(event.data)
+        with Session(ronda().engine) as session:
+            owners = pressers(session=session, alarm_id=record["id"])
+    else:
+        return
+    if not owners:
+        return
+    payload = {"seq": event.seq, "type": event.type, "at": event.at.isoformat(), "data": own_view(record)}
+    for user_id in owners:
+        socketio.emit("own_report_updated", payload, to=user_room(user_id))
 
 
 class MoveThrottle:
@@ -154,7 +184,7 @@ def publish_moves(moved: Iterable[dict[str, Any]]) -> None:
 
 @socketio.on("connect")
 def on_connect(auth: dict[str, Any] | None = None) -> None:
-    """A dashboard or phone connects with auth={"token": ...}; anything else is refused."""
+    """A dashboard or phone connects with auth={"token": ..., "feed"?: "mine"}; anything else is refused."""
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
         raise ConnectionRefusedError("unauthorized", {"reason": "missing"})
@@ -171,7 +201,9 @@ def on_connect(auth: dict[str, Any] | None = None) -> None:
             raise ConnectionRefusedError("unauthorized", {"reason": exc.reason}) from exc
         viewer = viewer_of(user)
     _viewers[request.sid] = viewer  # type: ignore[attr-defined]
-    join_room(room_of(viewer))
+    join_room(user_room(int(user.id)))  # type: ignore[arg-type]
+    if auth.get("feed") != "mine":  # type: ignore[union-attr]
+        join_room(room_of(viewer))
 
 
 @socketio.on("disconnect")

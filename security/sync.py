@@ -197,7 +197,7 @@ def _incident(session: Session, user: User, envelope: OperationEnvelope, index: 
 
 
 def _alarm(session: Session, user: User, envelope: OperationEnvelope, index: ZoneIndex, outcome: Outcome) -> None:
-    body = _body(envelope, client_id=str(envelope.client_id), source="app")
+    body = _body(envelope, client_id=str(envelope.client_id), source="app", pressed_at=envelope.at.isoformat())
     body["patrol_id"] = _patrol_id(session, user, body, required=False)
     body.pop("patrol_client_id", None)
     data = AlarmCreate.model_validate(body)

@@ -9,6 +9,9 @@ A *record* is the full picture (stored in the event log and built for API answer
 - volunteers and coordinators see their own zone with descriptions, never the reporter;
 - neighbours see their own zone with no reporter, no description or note, and the position
   coarsened to the block (the exact point could lead back to a reporter's home).
+
+A person's own reports ("Mis reportes" on the phone) are shown through `own_view`: what they
+gave themselves and how it is being handled, whatever their role, and nobody else's name.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from security.auth import Viewer
-from security.models import Alarm, Incident, User
+from security.models import ALARM_LATE_AFTER, Alarm, Incident, User
 from zones.models import Block
 
 
@@ -82,6 +85,8 @@ def alarm_record(
         "location_precision": "exact",
         "trigger_count": alarm.trigger_count,
         "raised_at": _iso(alarm.raised_at),
+        "pressed_at": _iso(alarm.pressed_at),
+        "late": alarm.pressed_at is not None and alarm.raised_at - alarm.pressed_at > ALARM_LATE_AFTER,
         "acknowledged_at": _iso(alarm.acknowledged_at),
         "escalated_at": _iso(alarm.escalated_at),
         "resolved_at": _iso(alarm.resolved_at),
@@ -125,4 +130,37 @@ def redact(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
         if "acknowledged_by" in view:
             view["acknowledged_by"] = None
         _coarsen(view, center)
+    return view
+
+
+# What a reporter follows of their own incident: what they gave, and how it is being handled.
+_OWN_INCIDENT_FIELDS = (
+    "id", "client_id", "kind", "severity", "status", "lat", "lon", "zone_id", "block_id", "block_name",
+    "description", "anonymous", "duplicate_of", "occurred_at", "reported_at", "updated_at",
+    "acknowledged_at", "closed_at", "patrol_id", "previous_status", "changed_by_role",
+)  # fmt: skip
+# Of an alarm they pressed: never where the first press came from (another neighbour's door).
+_OWN_ALARM_FIELDS = (
+    "id", "zone_id", "block_id", "block_name", "status", "source", "trigger_count", "raised_at",
+    "pressed_at", "late", "acknowledged_at", "escalated_at", "resolved_at", "outcome",
+)  # fmt: skip
+
+
+def own_view(record: dict[str, Any]) -> dict[str, Any]:
+    """An incident or alarm record as the person who reported or pressed it follows it.
+
+    The same for every role: their own point and description of an incident (they gave them),
+    its status and times, who handled it only by role (`changed_by_role`), never a note, an
+    officer's name or another reporter. An alarm shows its block, not the point of the first press.
+    """
+    if "kind" in record:
+        view = {key: record.get(key) for key in _OWN_INCIDENT_FIELDS}
+        view["location_precision"] = "exact"
+        view["type"] = "incident"
+    else:
+        view = {key: record.get(key) for key in _OWN_ALARM_FIELDS}
+        center = record.get("block_center") or {}
+        view["lat"], view["lon"] = center.get("lat"), center.get("lon")
+        view["location_precision"] = "block"
+        view["type"] = "alarm"
     return view

@@ -41,6 +41,17 @@ ZONE_POINTS = {
     4: (-12.1731, -76.9006),  # José Carlos Mariátegui
 }
 OUTSIDE = (-12.05, -77.03)  # central Lima, outside Villa María del Triunfo
+CHROMIUM = os.environ.get("RONDA_CHROMIUM", "/usr/bin/chromium")
+# The flags the machine's notes ask for: no background connections to a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -165,6 +176,22 @@ def incident_body(zone_id: int = 1, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (skipped without it, failing under CI=true)."""
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
 
 
 # --- a live server in a subprocess ---------------------------------------------------

@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from sqlmodel import Session
 
-from tests.conftest import IN_CI, PASSWORD, ZONE_POINTS, LiveServer, start_server
+from tests.conftest import PASSWORD, ZONE_POINTS, LiveServer, start_server
 
 pytestmark = pytest.mark.live
-CHROMIUM = os.environ.get("RONDA_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
 
 
 def open_map(browser, server: LiveServer, username: str, *, locale: str = "es-PE"):

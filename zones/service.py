@@ -152,6 +152,20 @@ def zones_feature_collection(*, session: Session) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
+def blocks_feature_collection(*, session: Session, zone_id: int) -> dict[str, Any]:
+    """A zone's urban blocks as an RFC 7946 FeatureCollection with `id`, `name` and `zone_id`."""
+    features = [
+        {
+            "type": "Feature",
+            "id": block.id,
+            "geometry": geojson_dict(text=block.geometry),
+            "properties": {"id": block.id, "name": block.name, "zone_id": block.zone_id},
+        }
+        for block in session.exec(select(Block).where(Block.zone_id == zone_id).order_by(col(Block.id))).all()
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
 def zone_count(*, session: Session) -> int:
     """How many zones the store holds."""
     return int(session.exec(select(func.count()).select_from(Zone)).one())

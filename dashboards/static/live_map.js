@@ -88,6 +88,11 @@
       });
     } catch (e) { /* no audio device: the banner is enough */ }
   }
+  // An alarm pressed with no signal reaches the screen late: say when it was really pressed.
+  function lateText(alarm) {
+    var minutes = Math.max(1, Math.round((new Date(alarm.raised_at) - new Date(alarm.pressed_at)) / 60000));
+    return text.late.replace("%(time)s", when(alarm.pressed_at)).replace("%(minutes)s", minutes);
+  }
   function renderBanner() {
     banner.textContent = "";
     var raised = Object.keys(alarms).map(function (id) { return alarms[id].data; })
@@ -98,6 +103,7 @@
       line.setAttribute("data-alarm-id", a.id);
       line.appendChild(el("span", null, text.alarmIn + " " + (config.zoneNames[a.zone_id] || a.zone_id) +
         " · " + (a.block_name || text.block + " " + a.block_id) + " · " + when(a.raised_at)));
+      if (a.late) line.appendChild(el("span", "late", lateText(a)));
       if (a.escalated_at) line.appendChild(el("span", "escalated", text.escalated));
       var button = el("button", "attend", text.attend);
       button.type = "button";
@@ -137,6 +143,7 @@
     var dl = el("dl");
     row(dl, text.status, config.statuses[data.status] || data.status);
     row(dl, text.time, when(data.raised_at));
+    if (data.late) row(dl, text.pressed, lateText(data));
     row(dl, text.presses, data.trigger_count);
     box.appendChild(dl);
     known.marker.bindPopup(box);

@@ -1,0 +1,610 @@
+// Ronda on the phone: the core the screens share. Session (a bearer token from /api/v1), the
+// outbox's sync loop, the status line ("2 reportes por enviar"), the live channel of one's own
+// reports, navigation between the screens. The screens live in report.js, alarm.js, patrol.js
+// and mine.js and register themselves on `Ronda.screens`; boot runs once every script is in.
+(function (self) {
+  "use strict";
+  var store = self.RondaStore;
+  var outbox = self.RondaOutbox;
+  var i18n = self.RondaI18n;
+  var t = i18n.t;
+  var config = JSON.parse(document.getElementById("ronda-app-config").textContent);
+  var SYNC_EVERY_MS = 5000;       // while something waits to be sent
+  var DATA_MAX_AGE_MS = 86400000;  // zone map and kinds are read again after a day
+  var ROUTES = { "#reportar": "report", "#alarma": "alarm", "#ronda": "patrol", "#mis-reportes": "mine" };
+
+  function $(id) { return document.getElementById(id); }
+
+  // A new element with a class and text (never HTML).
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  var listeners = {};
+  function on(name, handler) { (listeners[name] = listeners[name] || []).push(handler); }
+  function off(name, handler) {
+    listeners[name] = (listeners[name] || []).filter(function (h) { return h !== handler; });
+  }
+  function emit(name, value) {
+    (listeners[name] || []).forEach(function (handler) {
+      try { handler(value); } catch (error) { console.error(error); }
+    });
+  }
+
+  var state = {
+    session: null,     // {token, expires_at, user: /api/v1/me}
+    expired: false,    // the token was refused: the outbox waits for a new sign-in
+    reachable: navigator.onLine,
+    kinds: [],         // /api/v1/incident-kinds
+    zone: null,        // the person's zone, a GeoJSON Feature
+    blocks: null,      // its blocks, a FeatureCollection
+    reports: null,     // {incidents, alarms, fetched_at}
+    items: [],         // the outbox, as last read
+    lastSync: null,
+    syncing: false,
+    view: null
+  };
+
+  var app = self.Ronda = {
+    config: config, state: state, screens: {}, t: t, i18n: i18n, store: store, outbox: outbox,
+    $: $, el: el, on: on, off: off, emit: emit
+  };
+
+  // --- talking to /api/v1 -------------------------------------------------------------------
+
+  function api(path, options) {
+    options = options || {};
+    var headers = Object.assign({ "Accept-Language": i18n.lang() }, options.headers || {});
+    if (state.session && !options.anonymous) headers.Authorization = "Bearer " + state.session.token;
+    if (options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(options.json);
+    }
+    return fetch(path, { method: options.method || "GET", headers: headers, body: options.body, cache: "no-store" })
+      .then(function (response) {
+        reachable(true);
+        if (response.status === 401 && !options.anonymous) expire();
+        return response;
+      }, function (error) {
+        reachable(false);
+        throw error;
+      });
+  }
+
+  function getJSON(path) {
+    return api(path).then(function (response) {
+      if (!response.ok) throw new Error(path + " " + response.status);
+      return response.json();
+    });
+  }
+
+  function reachable(value) {
+    if (state.reachable === value) return;
+    state.reachable = value;
+    renderStatus();
+    if (value) syncSoon();
+  }
+
+  // --- the session ----------------------------------------------------------------------------
+
+  function sessionValid() {
+    return Boolean(state.session && !state.expired && Date.parse(state.session.expires_at) > Date.now());
+  }
+
+  function expire() {
+    if (!state.session || state.expired) return;
+    state.expired = true;
+    disconnectLive();
+    $("session-expired").hidden = false;
+    renderStatus();
+  }
+
+  function signIn(username, password) {
+    var reply = null;
+    return api("/api/v1/auth/token", { method: "POST", json: { username: username, password: password }, anonymous: true })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          if (!response.ok) {
+            var error = new Error(body.message || t("signin.failed"));
+            error.status = response.status;
+            throw error;
+          }
+          reply = body;
+          return fetch("/api/v1/me", {
+            headers: { "Authorization": "Bearer " + body.access_token, "Accept-Language": i18n.lang() }, cache: "no-store"
+          });
+        });
+      })
+      .then(function (response) {
+        if (!response.ok) throw new Error(t("signin.failed"));
+        return response.json();
+      })
+      .then(function (user) {
+        var previous = state.session && state.session.user;
+        state.session = {
+          token: reply.access_token,
+          expires_at: new Date(Date.now() + reply.expires_in * 1000).toISOString(),
+          user: user
+        };
+        state.expired = false;
+        $("session-expired").hidden = true;
+        if (!previous || previous.id !== user.id) {
+          // Another person on this phone: nothing of the last one's reports stays on screen.
+          state.reports = null;
+          return Promise.all([store.remove("reports"), store.remove("patrol")]).then(function () {
+            return store.set("session", state.session);
+          });
+        }
+        return store.set("session", state.session);
+      })
+      .then(function () {
+        if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
+        start();
+      });
+  }
+
+  function signOut() {
+    var waiting = pendingItems().length;
+    if (waiting && !window.confirm(t("signout.pending", { count: waiting }))) return;
+    disconnectLive();
+    emit("signout");
+    state.session = null;
+    state.expired = false;
+    state.reports = null;
+    Promise.all([store.remove("session"), store.remove("reports"), store.remove("patrol")]).then(function () {
+      showScreen("signin");
+    });
+  }
+
+  // --- the outbox and its sync loop --------------------------------------------------------
+
+  function myItems() {
+    var id = state.session && state.session.user.id;
+    return state.items.filter(function (item) { return item.user_id === id; });
+  }
+  function pendingItems() { return myItems().filter(function (item) { return item.state === "pending"; }); }
+
+  function refreshItems() {
+    return store.items().then(function (items) {
+      state.items = items;
+      renderStatus();
+      emit("outbox", items);
+      return items;
+    });
+  }
+
+  // Store an action and send it as soon as possible. Resolves with the stored item.
+  function act(op, data, at) {
+    return outbox.queue(state.session.user.id, op, data, at).then(function (item) {
+      return refreshItems().then(function () {
+        requestBackgroundSync();
+        syncSoon();
+        return item;
+      });
+    });
+  }
+
+  var syncTimer = null;
+  var backoff = SYNC_EVERY_MS;
+  function syncSoon(delay) {
+    if (syncTimer) clearTimeout(syncTimer);
+    syncTimer = setTimeout(function () { syncTimer = null; sync(); }, delay || 0);
+  }
+
+  function sync() {
+    if (!state.session || !sessionValid() || state.syncing) return Promise.resolve(null);
+    if (!pendingItems().length) return Promise.resolve(null);
+    state.syncing = true;
+    renderStatus();
+    return outbox.flush(state.session, i18n.lang()).then(function (report) {
+      state.syncing = false;
+      if (report.status === "unauthorized") expire();
+      if (report.status === "offline") reachable(false);
+      if (report.status === "done") reachable(true);
+      backoff = report.status === "done" || report.status === "empty"
+        ? SYNC_EVERY_MS : Math.min(backoff * 2, 30000);
+      if (report.retryAfter) backoff = Math.max(backoff, report.retryAfter * 1000);
+      return store.get("lastSync").then(function (lastSync) {
+        state.lastSync = lastSync || state.lastSync;
+        return refreshItems();
+      }).then(function () {
+        if (report.applied.length || report.rejected.length) emit("synced", report);
+        if (report.rejected.length) toast(t("sync.rejected", { count: report.rejected.length }), "warning");
+        if (report.applied.length) loadReports();
+        return report;
+      });
+    }, function (error) {
+      state.syncing = false;
+      console.error(error);
+      renderStatus();
+      return null;
+    });
+  }
+
+  function requestBackgroundSync() {
+    // Chromium on Android sends the outbox from the service worker once the signal is back,
+    // even with the app closed.
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.ready.then(function (registration) {
+      if (registration.sync) return registration.sync.register("ronda-outbox");
+    }).catch(function () {});
+  }
+
+  // --- the status line ------------------------------------------------------------------------
+
+  function countsText() {
+    var incidents = 0, alarms = 0, patrol = 0, rejected = 0;
+    myItems().forEach(function (item) {
+      if (item.state === "rejected") rejected += 1;
+      else if (item.op === "incident") incidents += 1;
+      else if (item.op === "alarm") alarms += 1;
+      else patrol += 1;
+    });
+    var parts = [];
+    if (incidents) parts.push(t("pending.incidents", { count: incidents }));
+    if (alarms) parts.push(t("pending.alarms", { count: alarms }));
+    if (patrol) parts.push(t("pending.patrol", { count: patrol }));
+    var text = parts.length ? t("pending.waiting", { what: parts.join(" · ") }) : t("pending.none");
+    if (rejected) text += " · " + t("pending.rejected", { count: rejected });
+    return text;
+  }
+
+  function renderStatus() {
+    var net = $("net");
+    var online = navigator.onLine && state.reachable;
+    net.textContent = state.syncing ? t("status.sending") : online ? t("status.online") : t("status.offline");
+    net.className = "net " + (state.syncing ? "sending" : online ? "online" : "offline");
+    document.body.setAttribute("data-online", online ? "yes" : "no");
+    if (!state.session) { $("pending").textContent = ""; $("last-sync").textContent = ""; return; }
+    $("pending").textContent = countsText();
+    $("last-sync").textContent = state.lastSync
+      ? t("status.last_sync", { when: i18n.ago(state.lastSync) }) : t("status.never_synced");
+    var waiting = pendingItems().length;
+    document.body.setAttribute("data-pending", String(waiting));
+    var badge = $("mine-badge");
+    var rejected = myItems().length - waiting;
+    badge.textContent = waiting + rejected ? String(waiting + rejected) : "";
+    badge.hidden = !(waiting + rejected);
+  }
+
+  // --- kept data: kinds, the zone map, one's own reports ---------------------------------------
+
+  function fresh(kept) { return kept && Date.now() - Date.parse(kept.fetched_at) < DATA_MAX_AGE_MS; }
+
+  function loadKinds() {
+    return store.get("kinds").then(function (kept) {
+      if (kept) { state.kinds = kept.items; emit("kinds", state.kinds); }
+      if (fresh(kept) && kept.items.length) return state.kinds;
+      return getJSON("/api/v1/incident-kinds").then(function (items) {
+        state.kinds = items;
+        emit("kinds", items);
+        return store.set("kinds", { items: items, fetched_at: new Date().toISOString() });
+      }).catch(function () { return state.kinds; });
+    });
+  }
+
+  function loadZone() {
+    var zoneId = state.session.user.zone_id;
+    if (!zoneId) return Promise.resolve();
+    return store.get("zone").then(function (kept) {
+      if (kept && kept.zone_id === zoneId) { state.zone = kept.zone; state.blocks = kept.blocks; emit("zone"); }
+      if (fresh(kept) && kept.zone_id === zoneId) return;
+      return Promise.all([getJSON("/api/v1/zones"), getJSON("/api/v1/zones/" + zoneId + "/blocks")])
+        .then(function (answers) {
+          var zone = answers[0].features.filter(function (f) { return f.id === zoneId; })[0] || null;
+          state.zone = zone;
+          state.blocks = answers[1];
+          emit("zone");
+          return store.set("zone", { zone_id: zoneId, zone: zone, blocks: answers[1], fetched_at: new Date().toISOString() });
+        }).catch(function () {});
+    });
+  }
+
+  function loadMe() {
+    return getJSON("/api/v1/me").then(function (user) {
+      state.session.user = user;
+      emit("me", user);
+      return store.set("session", state.session);
+    }).catch(function () {});
+  }
+
+  function loadReports() {
+    if (!sessionValid()) return Promise.resolve();
+    return getJSON("/api/v1/me/reports").then(function (answer) {
+      var before = state.reports;
+      answer.fetched_at = new Date().toISOString();
+      state.reports = answer;
+      if (before) announceChanges(before, answer);
+      emit("reports", answer);
+      return store.set("reports", answer);
+    }).catch(function () {});
+  }
+
+  // --- the live channel of one's own reports ---------------------------------------------
+
+  var socket = null;
+  var socketLoading = null;
+
+  function loadSocketClient() {
+    if (self.io) return Promise.resolve();
+    if (!socketLoading) {
+      socketLoading = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = config.assets.socketio;
+        script.onload = resolve;
+        script.onerror = function () { socketLoading = null; reject(new Error("socket.io")); };
+        document.head.appendChild(script);
+      });
+    }
+    return socketLoading;
+  }
+
+  function connectLive() {
+    if (socket || !sessionValid()) return;
+    loadSocketClient().then(function () {
+      if (socket || !sessionValid()) return;
+      socket = self.io({ auth: { token: state.session.token, feed: "mine" }, transports: ["websocket", "polling"] });
+      socket.on("connect", function () {
+        document.body.setAttribute("data-live", "yes");
+        reachable(true);
+        loadReports();  // what changed while the phone was away
+      });
+      socket.on("disconnect", function () { document.body.setAttribute("data-live", "no"); });
+      socket.on("connect_error", function (error) {
+        document.body.setAttribute("data-live", "no");
+        if (error && error.message === "unauthorized") expire();
+      });
+      socket.on("own_report_updated", ownReportUpdated);
+    }).catch(function () { /* offline before the client ever loaded: tried again when online */ });
+  }
+
+  function disconnectLive() {
+    if (socket) { socket.close(); socket = null; }
+    document.body.setAttribute("data-live", "no");
+  }
+
+  function sameReport(a, b) { return a.type === b.type && a.id === b.id; }
+
+  function ownReportUpdated(event) {
+    var view = event.data;
+    if (!state.reports) state.reports = { incidents: [], alarms: [], fetched_at: new Date().toISOString() };
+    var list = view.type === "incident" ? state.reports.incidents : state.reports.alarms;
+    var old = null;
+    for (var i = 0; i < list.length; i++) if (sameReport(list[i], view)) { old = list[i]; list[i] = view; break; }
+    if (!old) list.unshift(view);
+    if (!old || old.status !== view.status) announce(view, old);
+    store.set("reports", state.reports);
+    emit("reports", state.reports);
+  }
+
+  function kindLabel(code) {
+    var kind = state.kinds.filter(function (k) { return k.code === code; })[0];
+    return kind ? (i18n.lang() === "en" ? kind.label_en : kind.label_es) : code;
+  }
+
+  function kindName(code) { return kindLabel(code).toLocaleLowerCase(i18n.locale()); }
+
+  function actorName(role) {
+    return t({ police: "actor.police", coordinator: "actor.coordinator", admin: "actor.admin" }[role] || "actor.police");
+  }
+
+  // "Su reporte de robo fue atendido por la comisaría": a sentence for a change of one's own report.
+  function changeText(view) {
+    if (view.type === "incident") {
+      if (view.status === "reported") return null;
+      return t("own.incident." + view.status, { kind: kindName(view.kind), actor: actorName(view.changed_by_role) });
+    }
+    if (view.status === "raised") return null;
+    var outcome = view.outcome === "false_alarm" ? "own.alarm.resolved_false" : "own.alarm." + view.status;
+    return t(outcome, { block: view.block_name || "" });
+  }
+
+  function announce(view, old) {
+    if (old && old.status === view.status) return;
+    var text = changeText(view);
+    if (!text) return;
+    toast(text, "news");
+    if (navigator.vibrate) navigator.vibrate(200);
+  }
+
+  function announceChanges(before, after) {
+    ["incidents", "alarms"].forEach(function (kind) {
+      (after[kind] || []).forEach(function (view) {
+        var old = (before[kind] || []).filter(function (o) { return sameReport(o, view); })[0];
+        if (old && old.status !== view.status) announce(view, old);
+      });
+    });
+  }
+
+  // --- toasts ------------------------------------------------------------------------------
+
+  var toasts = [];
+  var toastTimer = null;
+  function toast(text, kind) {
+    toasts.push({ text: text, kind: kind || "info" });
+    if (!toastTimer) nextToast();
+  }
+  function nextToast() {
+    var box = $("toast");
+    var next = toasts.shift();
+    if (!next) { box.hidden = true; toastTimer = null; return; }
+    box.textContent = next.text;
+    box.className = "toast " + next.kind;
+    box.hidden = false;
+    toastTimer = setTimeout(nextToast, 6000);
+  }
+
+  // --- screens and navigation ----------------------------------------------------------------
+
+  function showScreen(name) {
+    ["signin", "police", "main"].forEach(function (screen) {
+      var node = $("screen-" + screen);
+      if (node) node.hidden = screen !== name;
+    });
+    $("tabs").hidden = name !== "main";
+    $("signout").hidden = !state.session;
+    $("status").hidden = !state.session;
+    document.body.setAttribute("data-screen", name);
+    if (name === "signin") {
+      var waiting = state.items.filter(function (item) { return item.state === "pending"; }).length;
+      $("signin-waiting").hidden = !waiting;
+      $("signin-waiting").textContent = t("signin.waiting", { count: waiting });
+      if (state.session) $("username").value = state.session.user.username;
+    }
+    renderWho();
+  }
+
+  function renderWho() {
+    var user = state.session && state.session.user;
+    $("who").textContent = user ? (user.display_name || user.username) + (user.zone_name ? " · " + user.zone_name : "") : "";
+  }
+
+  function route() {
+    if (!state.session || state.session.user.role === "police" || state.session.user.role === "admin") return;
+    var view = ROUTES[location.hash] || "report";
+    if (view === "patrol" && !app.patrols()) view = "report";
+    Object.keys(ROUTES).forEach(function (hash) {
+      var name = ROUTES[hash];
+      var section = $("view-" + name);
+      if (section) section.hidden = name !== view;
+      var tab = $("tab-" + name);
+      if (tab) {
+        if (name === view) tab.setAttribute("aria-current", "page");
+        else tab.removeAttribute("aria-current");
+      }
+    });
+    var changed = state.view !== view;
+    var previous = app.screens[state.view];
+    if (changed && previous && previous.hidden) previous.hidden();
+    state.view = view;
+    var screen = app.screens[view];
+    if (screen && screen.shown) screen.shown();
+    if (changed) {
+      var heading = $("view-" + view).querySelector("h1");
+      if (heading && document.activeElement && document.activeElement !== document.body) heading.focus();
+    }
+  }
+
+  function go(view) {
+    var hash = Object.keys(ROUTES).filter(function (h) { return ROUTES[h] === view; })[0];
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  }
+
+  // Volunteers and coordinators patrol; neighbours never see a patrol feature.
+  app.patrols = function () {
+    var role = state.session && state.session.user.role;
+    return role === "volunteer" || role === "coordinator";
+  };
+
+  // After sign-in or on opening with a kept session.
+  function start() {
+    var user = state.session.user;
+    if (user.role === "police" || user.role === "admin") {
+      showScreen("police");
+      document.body.setAttribute("data-ready", "police");
+      return;
+    }
+    showScreen("main");
+    $("tab-patrol").hidden = !app.patrols();
+    emit("session", state.session);
+    route();
+    refreshItems();
+    if (state.expired || !sessionValid()) { state.expired = false; expire(); }
+    Promise.all([loadKinds(), loadZone()]).then(function () { connectLive(); });
+    loadMe().then(function () { loadReports(); });
+    syncSoon();
+  }
+
+  // --- the language switch ---------------------------------------------------------------
+
+  function useLanguage(lang) {
+    return i18n.use(lang, config.assets.messages).then(function () {
+      i18n.translate();
+      $("lang-es").setAttribute("aria-pressed", String(i18n.lang() === "es"));
+      $("lang-en").setAttribute("aria-pressed", String(i18n.lang() === "en"));
+      store.set("lang", i18n.lang());
+      renderStatus();
+      emit("lang", i18n.lang());
+    });
+  }
+
+  // --- the service worker ---------------------------------------------------------------------
+
+  function registerWorker() {
+    if (!("serviceWorker" in navigator)) return;
+    var hadController = Boolean(navigator.serviceWorker.controller);
+    navigator.serviceWorker.register(config.assets.worker, { scope: config.scope }).catch(function (error) {
+      console.warn("service worker not registered", error);
+    });
+    navigator.serviceWorker.addEventListener("controllerchange", function () {
+      // A new version took over: its files are in the cache; offer to load them.
+      if (hadController) $("update").hidden = false;
+      hadController = true;
+    });
+  }
+
+  // --- boot ------------------------------------------------------------------------------
+
+  function boot() {
+    useLanguage(i18n.preferred()).then(function () {
+      $("lang-es").addEventListener("click", function () { useLanguage("es"); });
+      $("lang-en").addEventListener("click", function () { useLanguage("en"); });
+      $("signout").addEventListener("click", signOut);
+      $("reauth").addEventListener("click", function () { showScreen("signin"); $("password").focus(); });
+      $("update-now").addEventListener("click", function () { location.reload(); });
+      $("signin-form").addEventListener("submit", function (event) {
+        event.preventDefault();
+        var error = $("signin-error");
+        var username = $("username").value.trim();
+        var password = $("password").value;
+        error.hidden = true;
+        if (!username || !password) { error.textContent = t("signin.missing"); error.hidden = false; return; }
+        var button = $("signin-submit");
+        button.disabled = true;
+        signIn(username, password).catch(function (failure) {
+          error.textContent = failure.status ? failure.message : navigator.onLine ? t("signin.unreachable") : t("signin.offline");
+          error.hidden = false;
+        }).then(function () { button.disabled = false; $("password").value = ""; });
+      });
+      window.addEventListener("hashchange", route);
+      window.addEventListener("online", function () { reachable(true); syncSoon(); connectLive(); });
+      window.addEventListener("offline", function () { state.reachable = false; renderStatus(); });
+      document.addEventListener("visibilitychange", function () {
+        if (document.visibilityState === "visible") { syncSoon(); renderStatus(); }
+      });
+      setInterval(function () {
+        renderStatus();
+        if (pendingItems().length && !state.syncing && !syncTimer) syncSoon(backoff === SYNC_EVERY_MS ? 0 : backoff);
+      }, SYNC_EVERY_MS);
+      Object.keys(app.screens).forEach(function (name) { if (app.screens[name].init) app.screens[name].init(); });
+      return Promise.all([store.get("session"), store.get("reports"), store.get("lastSync"), refreshItems()]);
+    }).then(function (kept) {
+      state.lastSync = kept[2] || null;
+      $("splash").hidden = true;
+      if (kept[0]) {
+        state.session = kept[0];
+        state.reports = kept[1] || null;
+        start();
+      } else {
+        showScreen("signin");
+        document.body.setAttribute("data-ready", "signin");
+      }
+      renderStatus();
+      registerWorker();
+    }).catch(function (error) {
+      console.error(error);
+      $("splash").textContent = t("boot.failed");
+    });
+  }
+
+  Object.assign(app, {
+    api: api, getJSON: getJSON, act: act, sync: sync, syncSoon: syncSoon, refreshItems: refreshItems,
+    myItems: myItems, toast: toast, go: go, kindName: kindName, kindLabel: kindLabel, changeText: changeText, sessionValid: sessionValid,
+    loadReports: loadReports, renderStatus: renderStatus
+  });
+  document.addEventListener("DOMContentLoaded", boot);
+})(self);

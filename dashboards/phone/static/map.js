@@ -1,0 +1,123 @@
+// The small map of one's zone, to tap where something happened. Leaflet is loaded the first
+// time it opens (the report form is usable before). Zones and blocks come from Ronda's own data
+// kept on the phone, so the map works with no tiles and no signal; tiles are a bonus when online.
+(function (self) {
+  "use strict";
+  var app = self.Ronda;
+  var t = app.t;
+  var $ = app.$;
+  var leaflet = null;
+  var map = null;
+  var marker = null;
+  var blocksLayer = null;
+  var picked = null;
+  var settle = null;
+
+  function load(tag, attributes) {
+    return new Promise(function (resolve, reject) {
+      var node = document.createElement(tag);
+      Object.keys(attributes).forEach(function (name) { node[name] = attributes[name]; });
+      node.onload = resolve;
+      node.onerror = reject;
+      document.head.appendChild(node);
+    });
+  }
+
+  function loadLeaflet() {
+    if (!leaflet) {
+      leaflet = Promise.all([
+        load("link", { rel: "stylesheet", href: app.config.assets.leaflet_css }),
+        load("script", { src: app.config.assets.leaflet_js })
+      ]).catch(function (error) { leaflet = null; throw error; });
+    }
+    return leaflet;
+  }
+
+  function blockName(lat, lon) {
+    var block = self.RondaGeo.featureAt(app.state.blocks, lat, lon);
+    return block ? block.properties.name : null;
+  }
+
+  function describe(point) {
+    var name = blockName(point.lat, point.lon);
+    var inZone = !app.state.zone || self.RondaGeo.contains(app.state.zone.geometry, point.lat, point.lon);
+    if (!inZone) return t("map.outside_zone");
+    return name ? t("map.in_block", { block: name }) : t("map.no_block");
+  }
+
+  function build() {
+    var L = self.L;
+    map = L.map("pick-map", { zoomControl: true, attributionControl: Boolean(app.config.tiles) });
+    if (app.config.tiles && navigator.onLine) {
+      L.tileLayer(app.config.tiles, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
+    }
+    var zone = app.state.zone;
+    var bounds = null;
+    if (zone) {
+      var outline = L.geoJSON(zone, { style: { color: "#0d3b66", weight: 3, fillOpacity: 0.04 }, interactive: false });
+      outline.addTo(map);
+      bounds = outline.getBounds();
+    }
+    if (app.state.blocks) {
+      blocksLayer = L.geoJSON(app.state.blocks, {
+        style: { color: "#5c6b7a", weight: 1, fillColor: "#fff8e1", fillOpacity: 0.35 },
+        interactive: false
+      }).addTo(map);
+      bounds = bounds || blocksLayer.getBounds();
+    }
+    if (bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [8, 8] });
+    else map.setView([-12.17, -76.93], 13);
+    map.on("click", function (event) { choose(event.latlng.lat, event.latlng.lng); });
+  }
+
+  function choose(lat, lon) {
+    var L = self.L;
+    picked = { lat: Math.round(lat * 1e6) / 1e6, lon: Math.round(lon * 1e6) / 1e6 };
+    if (!marker) marker = L.circleMarker([lat, lon], { radius: 11, color: "#fff", weight: 3, fillColor: "#b71c1c", fillOpacity: 1 }).addTo(map);
+    else marker.setLatLng([lat, lon]);
+    $("map-picked").textContent = describe(picked);
+    $("map-use").disabled = false;
+  }
+
+  function close(result) {
+    $("map-panel").hidden = true;
+    document.body.classList.remove("map-open");
+    var done = settle;
+    settle = null;
+    if (done) done(result);
+  }
+
+  // Open the map; resolves with {lat, lon, block_name} or null when closed without a point.
+  function pick(start) {
+    picked = null;
+    $("map-use").disabled = true;
+    $("map-picked").textContent = t("map.tap");
+    $("map-panel").hidden = false;
+    document.body.classList.add("map-open");
+    return loadLeaflet().then(function () {
+      if (!map) build();
+      else map.invalidateSize();
+      if (start) { map.setView([start.lat, start.lon], 17); choose(start.lat, start.lon); }
+      $("map-close").focus();
+      return new Promise(function (resolve) { settle = resolve; });
+    }, function () {
+      close(null);
+      app.toast(t("map.unavailable"), "warning");
+      return null;
+    });
+  }
+
+  app.screens.map = {
+    init: function () {
+      $("map-close").addEventListener("click", function () { close(null); });
+      $("map-use").addEventListener("click", function () {
+        if (picked) close({ lat: picked.lat, lon: picked.lon, block_name: blockName(picked.lat, picked.lon) });
+      });
+      document.addEventListener("keydown", function (event) {
+        if (event.key === "Escape" && !$("map-panel").hidden) close(null);
+      });
+    }
+  };
+  app.pickPoint = pick;
+  app.blockName = blockName;
+})(self);

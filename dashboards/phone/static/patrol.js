@@ -1,0 +1,339 @@
+// "Ronda" (volunteers and coordinators): start a committee's patrol with the members present,
+// record its track while the app is open (watchPosition, points buffered on the phone and sent
+// in batches, the screen kept awake where the browser allows), end it. Reports made meanwhile
+// carry the patrol. Everything goes through the outbox, so a patrol works with no signal.
+(function (self) {
+  "use strict";
+  var app = self.Ronda;
+  var t = app.t;
+  var $ = app.$;
+  var el = app.el;
+  var POINT_EVERY_MS = 5000;     // at most one point every 5 s (a walk, not a drive)
+  var BATCH_EVERY_MS = 20000;    // buffered points become one outbox operation this often
+  var MAX_POINTS = 2000;         // the server's limit per operation
+  var patrol = null;             // {client_id?, id?, committee_id, committee_name, members, started_at, tracking}
+  var lastPoint = 0;
+  var wakeLock = null;
+  var batchTimer = null;
+  var members = {};              // committee id -> [{id, display_name, username}]
+
+  function save() { return patrol ? app.store.set("patrol", patrol) : app.store.remove("patrol"); }
+
+  // What a report or alarm made now says about the patrol: {patrol_id} or, for a patrol started
+  // offline and not yet confirmed, {patrol_client_id}.
+  app.patrolRef = function () {
+    if (!patrol) return {};
+    return patrol.id ? { patrol_id: patrol.id } : { patrol_client_id: patrol.client_id };
+  };
+
+  function committees() { return (app.state.session && app.state.session.user.committees) || []; }
+
+  function loadMembers() {
+    // Kept on the phone, so a patrol can start with no signal.
+    return app.store.get("committee_members").then(function (kept) {
+      members = kept || {};
+      if (!app.sessionValid()) return;
+      return Promise.all(committees().map(function (committee) {
+        return app.getJSON("/api/v1/committees/" + committee.id).then(function (view) {
+          members[committee.id] = view.members || [];
+        }).catch(function () {});
+      })).then(function () { return app.store.set("committee_members", members); });
+    }).then(renderStart);
+  }
+
+  function selectedCommittee() {
+    var checked = document.querySelector("input[name=committee]:checked");
+    return checked ? Number(checked.value) : null;
+  }
+
+  function renderStart() {
+    var list = $("patrol-committees");
+    var chosen = selectedCommittee();
+    list.textContent = "";
+    var mine = committees();
+    $("patrol-none").hidden = mine.length > 0;
+    $("patrol-start").hidden = !mine.length || Boolean(patrol);
+    mine.forEach(function (committee, index) {
+      var label = el("label", "choice");
+      var input = el("input");
+      input.type = "radio";
+      input.name = "committee";
+      input.value = committee.id;
+      input.checked = chosen ? chosen === committee.id : index === 0;
+      input.addEventListener("change", renderMembers);
+      label.appendChild(input);
+      label.appendChild(el("span", null, committee.name));
+      list.appendChild(label);
+    });
+    renderMembers();
+  }
+
+  function renderMembers() {
+    var box = $("patrol-members");
+    box.textContent = "";
+    var me = app.state.session && app.state.session.user;
+    var committeeId = selectedCommittee();
+    if (!me || !committeeId) return;
+    var people = (members[committeeId] || []).slice();
+    if (!people.some(function (p) { return p.id === me.id; })) people.unshift({ id: me.id, display_name: me.display_name });
+    people.forEach(function (person) {
+      var label = el("label", "choice");
+      var input = el("input");
+      input.type = "checkbox";
+      input.name = "member";
+      input.value = person.id;
+      if (person.id === me.id) { input.checked = true; input.disabled = true; }  // the one who starts is present
+      label.appendChild(input);
+      label.appendChild(el("span", null, person.id === me.id ? t("patrol.me", { name: person.display_name || person.username }) : person.display_name || person.username));
+      box.appendChild(label);
+    });
+    $("patrol-members-missing").hidden = Boolean(members[committeeId]);
+  }
+
+  function renderActive() {
+    var active = $("patrol-active");
+    active.hidden = !patrol;
+    $("patrol-start").hidden = !committees().length || Boolean(patrol);
+    document.body.setAttribute("data-patrol", patrol ? (patrol.tracking ? "tracking" : "active") : "none");
+    if (!patrol) return;
+    $("patrol-summary").textContent = t("patrol.summary", {
+      committee: patrol.committee_name || "", since: app.i18n.time(patrol.started_at)
+    });
+    $("patrol-who").textContent = (patrol.members || []).map(function (m) { return m.display_name || m.username; }).join(", ");
+    $("patrol-track-toggle").textContent = t(patrol.tracking ? "patrol.tracking_stop" : "patrol.tracking_start");
+    $("patrol-track-toggle").setAttribute("aria-pressed", String(Boolean(patrol.tracking)));
+    renderTracking();
+  }
+
+  function renderTracking() {
+    if (!patrol) return;
+    var line = $("patrol-tracking");
+    if (!patrol.tracking) { line.textContent = t("patrol.not_tracking"); return; }
+    var fix = app.gps.recent(60000);
+    app.store.countPoints().then(function (buffered) {
+      var parts = [fix ? t("patrol.tracking", { metres: fix.accuracy || 0 }) : t("report.location.searching")];
+      if (buffered) parts.push(t("patrol.buffered", { count: buffered }));
+      parts.push(wakeLock ? t("patrol.awake") : t("patrol.not_awake"));
+      line.textContent = parts.join(" · ");
+    });
+  }
+
+  // --- tracking -------------------------------------------------------------------------
+
+  function keepAwake() {
+    if (!("wakeLock" in navigator) || wakeLock || document.visibilityState !== "visible") return;
+    navigator.wakeLock.request("screen").then(function (lock) {
+      wakeLock = lock;
+      lock.addEventListener("release", function () { wakeLock = null; renderTracking(); });
+      renderTracking();
+    }).catch(function () { wakeLock = null; });
+  }
+
+  function startTracking() {
+    app.gps.want("patrol");
+    keepAwake();
+    if (!batchTimer) batchTimer = setInterval(batchPoints, BATCH_EVERY_MS);
+    renderTracking();
+  }
+
+  function stopTracking() {
+    app.gps.release("patrol");
+    if (wakeLock) { wakeLock.release().catch(function () {}); wakeLock = null; }
+    if (batchTimer) { clearInterval(batchTimer); batchTimer = null; }
+  }
+
+  function onFix(fix) {
+    if (!patrol || !patrol.tracking || fix.received - lastPoint < POINT_EVERY_MS) return;
+    lastPoint = fix.received;
+    var point = { ref: app.patrolRef(), t: fix.t, lat: fix.lat, lon: fix.lon };
+    if (fix.accuracy !== null) point.accuracy = Math.min(fix.accuracy, 100000);
+    if (fix.speed !== null) point.speed = fix.speed;
+    if (fix.bearing !== null) point.bearing = fix.bearing;
+    battery().then(function (level) {
+      if (level !== null) point.battery = level;
+      return app.store.addPoint(point);
+    }).then(renderTracking);
+  }
+
+  var batteryManager = null;
+  function battery() {
+    if (!navigator.getBattery) return Promise.resolve(null);
+    var ready = batteryManager ? Promise.resolve(batteryManager) : navigator.getBattery().then(function (b) { batteryManager = b; return b; });
+    return ready.then(function (b) { return Math.round(b.level * 100); }, function () { return null; });
+  }
+
+  // The buffered points (of one patrol) become one `positions` operation in the outbox.
+  function batchPoints() {
+    var userId = app.state.session && app.state.session.user.id;
+    if (!userId) return Promise.resolve(null);
+    return app.store.pointsToItem(function (rows) {
+      var ref = rows[0].ref;
+      var same = rows.filter(function (row) { return JSON.stringify(row.ref) === JSON.stringify(ref); });
+      var positions = same.map(function (row) {
+        var p = { t: row.t, lat: row.lat, lon: row.lon };
+        ["accuracy", "speed", "bearing", "battery"].forEach(function (k) { if (row[k] !== undefined) p[k] = row[k]; });
+        return p;
+      });
+      return {
+        rows: same,
+        item: {
+          client_id: app.outbox.uuid(), op: "positions", at: new Date().toISOString(),
+          data: Object.assign({ positions: positions }, ref), user_id: userId, state: "pending", error: null,
+          saved_at: new Date().toISOString()
+        }
+      };
+    }, MAX_POINTS).then(function (item) {
+      if (item) { app.refreshItems(); app.syncSoon(); }
+      renderTracking();
+      return item;
+    });
+  }
+
+  // --- starting and ending ----------------------------------------------------------------
+
+  function start(event) {
+    event.preventDefault();
+    var committeeId = selectedCommittee();
+    var committee = committees().filter(function (c) { return c.id === committeeId; })[0];
+    if (!committee) { showError("patrol.error.no_committee"); return; }
+    var me = app.state.session.user;
+    var present = Array.prototype.map.call(document.querySelectorAll("input[name=member]:checked"), function (input) {
+      return Number(input.value);
+    });
+    var people = (members[committeeId] || []).filter(function (p) { return present.indexOf(p.id) >= 0; });
+    if (!people.some(function (p) { return p.id === me.id; })) people.unshift({ id: me.id, display_name: me.display_name });
+    var startedAt = new Date();
+    app.act("patrol_start", { committee_id: committeeId, members: present }, startedAt).then(function (item) {
+      patrol = {
+        client_id: item.client_id, id: null, committee_id: committeeId, committee_name: committee.name,
+        members: people, started_at: startedAt.toISOString(), tracking: true
+      };
+      return save();
+    }).then(function () {
+      $("patrol-error").hidden = true;
+      startTracking();
+      renderActive();
+      $("patrol-summary").focus();
+    });
+  }
+
+  function end() {
+    if (!patrol) return;
+    var ref = app.patrolRef();
+    var ended = patrol;
+    batchPoints().then(function () {
+      return app.act("patrol_end", ref, new Date());
+    }).then(function () {
+      stopTracking();
+      patrol = null;
+      return save();
+    }).then(function () {
+      $("patrol-end-confirm").hidden = true;
+      renderStart();
+      renderActive();
+      app.toast(t("patrol.ended", { committee: ended.committee_name || "" }), "info");
+    });
+  }
+
+  function showError(key, params) {
+    var box = $("patrol-error");
+    box.textContent = t(key, params);
+    box.hidden = false;
+  }
+
+  // What the server says of the person's shift (GET /api/v1/me): a patrol started on another
+  // member's phone is adopted (without tracking until asked); one that ended elsewhere is closed.
+  function fromServer(user) {
+    var server = user.active_patrol;
+    if (server && (!patrol || patrol.id === server.id)) {
+      var tracking = patrol ? patrol.tracking : false;
+      patrol = {
+        client_id: patrol ? patrol.client_id : null, id: server.id, committee_id: server.committee_id,
+        committee_name: server.committee_name, members: server.members, started_at: server.started_at, tracking: tracking
+      };
+      save();
+      if (tracking) startTracking();
+    } else if (!server && patrol && patrol.id) {
+      stopTracking();
+      app.store.clearPoints();
+      patrol = null;
+      save();
+      app.toast(t("patrol.closed_elsewhere"), "info");
+    }
+    renderStart();
+    renderActive();
+  }
+
+  // The outbox's answers: the server id of a patrol started offline, or why it could not start.
+  function synced(report) {
+    report.applied.forEach(function (entry) {
+      if (entry.item.op === "patrol_start" && patrol && patrol.client_id === entry.item.client_id) {
+        patrol.id = entry.result.id;
+        save();
+      }
+    });
+    report.rejected.forEach(function (entry) {
+      if (entry.item.op !== "patrol_start" || !patrol || patrol.client_id !== entry.item.client_id) return;
+      var error = entry.result.error || {};
+      showError("patrol.error.refused", { reason: error.message || "" });
+      stopTracking();
+      app.store.clearPoints();
+      forgetPatrol(entry.item.client_id);
+      patrol = null;
+      save();
+      renderStart();
+      renderActive();
+    });
+  }
+
+  // A patrol the server refused to start never existed: its track and end are dropped, and the
+  // reports made "during" it are sent again without it.
+  function forgetPatrol(clientId) {
+    var work = app.state.items.filter(function (item) {
+      return item.data && item.data.patrol_client_id === clientId;
+    }).map(function (item) {
+      if (item.op === "positions" || item.op === "patrol_end") return app.store.deleteItem(item.seq);
+      delete item.data.patrol_client_id;
+      item.state = "pending";
+      item.error = null;
+      return app.store.putItem(item);
+    });
+    Promise.all(work).then(function () { app.refreshItems(); app.syncSoon(); });
+  }
+
+  app.screens.patrol = {
+    init: function () {
+      $("patrol-start").addEventListener("submit", start);
+      $("patrol-end").addEventListener("click", function () { $("patrol-end-confirm").hidden = false; $("patrol-end-yes").focus(); });
+      $("patrol-end-yes").addEventListener("click", end);
+      $("patrol-end-no").addEventListener("click", function () { $("patrol-end-confirm").hidden = true; $("patrol-end").focus(); });
+      $("patrol-track-toggle").addEventListener("click", function () {
+        if (!patrol) return;
+        patrol.tracking = !patrol.tracking;
+        save();
+        if (patrol.tracking) startTracking();
+        else batchPoints().then(stopTracking);
+        renderActive();
+      });
+      app.on("session", function () {
+        if (!app.patrols()) return;
+        app.store.get("patrol").then(function (kept) {
+          patrol = kept || null;
+          if (patrol && patrol.tracking) startTracking();
+          renderActive();
+          loadMembers();
+        });
+      });
+      app.on("me", function (user) { if (app.patrols()) { fromServer(user); loadMembers(); } });
+      app.on("fix", onFix);
+      app.on("synced", synced);
+      app.on("lang", function () { renderStart(); renderActive(); });
+      app.on("signout", function () { stopTracking(); patrol = null; renderActive(); });
+      document.addEventListener("visibilitychange", function () {
+        if (document.visibilityState === "visible" && patrol && patrol.tracking) keepAwake();
+        if (document.visibilityState === "hidden") batchPoints();  // the browser may stop us now
+      });
+    },
+    shown: function () { renderStart(); renderActive(); }
+  };
+})(self);

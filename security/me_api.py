@@ -1,0 +1,110 @@
+"""The API of the signed-in person (under /api/v1/me): who they are, their committees and shift,
+and their own reports with how each is being handled ("Mis reportes" on the phone).
+
+Live changes of one's own reports reach the phone over Socket.IO as `own_report_updated`
+(see security.push); after a disconnection the phone reads `/me/reports` again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from security import alarms, incidents, patrols
+from security.api import BEARER, authenticate_request, db, me, viewer
+from security.committees import MEMBER_ROLES
+from security.models import Committee, CommitteeMember
+from security.visibility import own_view
+from zones.models import Zone
+
+me_api = APIBlueprint("me_api", __name__, url_prefix="/api/v1", abp_security=BEARER)
+me_api.before_request(authenticate_request)
+t_me = Tag(name="me", description="The signed-in person: profile, shift and own reports")
+
+
+class CommitteeRef(BaseModel):
+    id: int
+    name: str
+
+
+class MePublic(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    zone_id: int | None
+    zone_name: str | None
+    committees: list[CommitteeRef] = Field(description="The committees they patrol with (volunteers, coordinators)")
+    active_patrol: dict[str, Any] | None = Field(description="The shift they are on now, if any")
+
+
+class OwnReportsQuery(BaseModel):
+    limit: int = Field(default=50, ge=1, le=200, description="Of each kind, newest first")
+
+
+class OwnReports(BaseModel):
+    incidents: list[dict[str, Any]]
+    alarms: list[dict[str, Any]]
+
+
+@me_api.get("/me", tags=[t_me], responses={200: MePublic}, summary="Who the token belongs to")
+def me_route() -> Response:
+    """A phone learns who signed in, their committees and the shift they are on."""
+    user = me()
+    session = db()
+    zone = session.get(Zone, user.zone_id) if user.zone_id is not None else None
+    committees: list[dict[str, Any]] = []
+    active = None
+    if user.role in MEMBER_ROLES:
+        rows = session.exec(
+            select(Committee)
+            .join(CommitteeMember, col(CommitteeMember.committee_id) == col(Committee.id))
+            .where(CommitteeMember.user_id == user.id, col(Committee.active).is_(True))
+            .order_by(col(Committee.name))
+        ).all()
+        committees = [{"id": c.id, "name": c.name} for c in rows]
+        patrol = patrols.active_patrol_of(session=session, user_ids={int(user.id)})  # type: ignore[arg-type]
+        if patrol is not None:
+            active = patrols.patrol_view(patrols.patrol_record(session, patrol), viewer=viewer())
+    return jsonify(
+        {
+            "id": user.id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "role": user.role,
+            "zone_id": user.zone_id,
+            "zone_name": zone.name if zone is not None else None,
+            "committees": committees,
+            "active_patrol": active,
+        }
+    )
+
+
+@me_api.get(
+    "/me/reports", tags=[t_me], responses={200: OwnReports}, summary="One's own incidents and alarms, newest first"
+)
+def own_reports_route(query: OwnReportsQuery) -> Response:
+    """A phone shows "Mis reportes": what its person reported and what became of it."""
+    user = me()
+    session = db()
+    own_incidents = incidents.own_incidents(session=session, user=user, limit=query.limit)
+    own_alarms = alarms.own_alarms(session=session, user=user, limit=query.limit)
+    records = incidents.incident_records(session=session, incidents=own_incidents)
+    roles = incidents.last_changed_by_role(session=session, incident_ids=[int(i.id) for i in own_incidents])  # type: ignore[arg-type]
+    for record in records:
+        record["changed_by_role"] = roles.get(record["id"])
+    return jsonify(
+        {
+            "incidents": [own_view(r) for r in records],
+            "alarms": [own_view(r) for r in alarms.alarm_records(session=session, alarms=own_alarms)],
+        }
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register the API of the signed-in person."""
+    app.register_api(me_api)  # type: ignore[attr-defined]
