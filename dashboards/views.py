@@ -282,10 +282,11 @@ def live_map() -> ResponseReturnValue:
             "time": gettext("Hora"),
             "description": gettext("Descripción"),
             "approximate": gettext("Ubicación aproximada (manzana)"),
+            "accuracy": gettext("Precisión del GPS"),
             "presses": gettext("Pulsaciones"),
             "pressed": gettext("Pulsada"),
             # Both placeholders are filled in the browser (the time in Lima, the delay in minutes).
-            "late": gettext("Llegó tarde: pulsada a las %(time)s (%(minutes)s min antes)"),
+            "late": gettext("Llegó tarde: pulsada el %(time)s (%(delay)s antes)"),
             "patrol": gettext("Ronda de patrullaje"),
             "committee": gettext("Comité"),
             "members": gettext("Integrantes"),

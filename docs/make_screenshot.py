@@ -1,4 +1,6 @@
-"""Make docs/mapa-policia.png: the police map with demo incidents, a sounding alarm and a patrol.
+"""Make the README's pictures: docs/mapa-policia.png (the police map with demo incidents, a
+sounding alarm and a patrol) and docs/app-telefono.png (the phone app on a 360 px phone: what
+happened, the block alarm, and "Mis reportes" the moment the police attend a report).
 
 Run from the repository root: `.venv/bin/python docs/make_screenshot.py` (needs Chromium).
 """
@@ -19,8 +21,7 @@ from sqlmodel import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import PASSWORD, start_server  # noqa: E402
-from tests.test_map_browser import ARGS, CHROMIUM  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveServer, start_server  # noqa: E402
 
 KINDS = ["robbery", "assault", "drug_dealing", "gang_activity", "vandalism", "suspicious_activity", "noise_disturbance"]
 
@@ -88,7 +89,7 @@ def main() -> None:
                 timeout=10,
             ).raise_for_status()  # fmt: skip
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(locale="es-PE", viewport={"width": 1280, "height": 800})
                 page.goto(f"{server.url}/mapa")
                 page.fill("input[name=username]", "comisaria")
@@ -100,10 +101,71 @@ def main() -> None:
                 page.wait_for_timeout(800)
                 out = ROOT / "docs" / "mapa-policia.png"
                 page.screenshot(path=str(out))
-                browser.close()
                 print(f"wrote {out}")
+                phone_screenshot(browser, server)
+                browser.close()
         finally:
             server.stop()
+
+
+def phone_screenshot(browser: object, server: LiveServer) -> None:
+    """Three screens of the phone app, side by side, as Rosa (a volunteer of the Cercado) sees them."""
+    from PIL import Image
+
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True,
+        locale="es-PE", timezone_id="America/Lima", permissions=["geolocation"],
+        geolocation={"latitude": -12.1657, "longitude": -76.9424, "accuracy": 9},
+    )  # fmt: skip
+    page = context.new_page()
+    page.goto(f"{server.url}/app/")
+    page.wait_for_selector("body[data-ready=signin]", timeout=15_000)
+    page.fill("#username", "rosa")
+    page.fill("#password", PASSWORD)
+    page.click("#signin-submit")
+    page.wait_for_selector("body[data-ready=report]", timeout=15_000)
+    shots = []
+    with tempfile.TemporaryDirectory() as tmp:
+        page.wait_for_timeout(500)
+        shots.append(Path(tmp) / "1.png")
+        page.screenshot(path=str(shots[-1]))
+        for kind, text in (("robbery", "Arranchan celulares en el paradero"), ("drug_dealing", "")):
+            if page.is_visible("#report-another"):
+                page.click("#report-another")
+            page.click(f"[data-kind={kind}]")
+            page.wait_for_selector("#report-location:has-text('GPS')", timeout=10_000)
+            page.fill("#report-description", text)
+            if kind == "drug_dealing":
+                page.check("#report-anonymous")
+            page.click("#report-send")
+            page.wait_for_selector("#report-done-text:has-text('enviado')", timeout=10_000)
+        page.click("#tab-alarm")
+        page.wait_for_selector("#alarm-location:has-text('±')", timeout=10_000)
+        shots.append(Path(tmp) / "2.png")
+        page.screenshot(path=str(shots[-1]))
+        page.click("#tab-mine")
+        page.wait_for_selector("#mine-list .card", timeout=10_000)
+        page.wait_for_selector("body[data-live=yes]", timeout=10_000)
+        first = page.get_attribute("#mine-list .card:last-child", "data-report").split("-")[1]
+        police = {"Authorization": f"Bearer {server.token('patrulla')}"}
+        requests.patch(f"{server.url}/api/v1/incidents/{first}", json={"status": "acknowledged"}, headers=police,
+                       timeout=10).raise_for_status()  # fmt: skip
+        page.wait_for_selector("#toast:not([hidden])", timeout=5_000)
+        shots.append(Path(tmp) / "3.png")
+        page.screenshot(path=str(shots[-1]))
+        images = [Image.open(shot).convert("RGB") for shot in shots]
+        gap = 24
+        width = sum(i.width for i in images) + gap * (len(images) - 1)
+        sheet = Image.new("RGB", (width, images[0].height), "#d0d7de")
+        x = 0
+        for image in images:
+            sheet.paste(image, (x, 0))
+            x += image.width + gap
+        sheet = sheet.resize((sheet.width // 2, sheet.height // 2), Image.Resampling.LANCZOS)
+        out = ROOT / "docs" / "app-telefono.png"
+        sheet.save(out, optimize=True)
+    context.close()
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def raise_alarm(
             continue
         event = append_event(session=session, type="alarm_raised", zone_id=zone_id, data=_record(session, alarm))
         return alarm, event, True
-    raise Conflict("La alarma de la manzana está cambiando; intente de nuevo.")
+    raise Conflict("La alarma de la manzana está cambiando; intente de nuevo.", details={"retry": True})
 
 
 def already_pressed(*, session: Session, origin: str, client_id: str) -> bool:
@@ -313,6 +313,18 @@ def own_alarms(*, session: Session, user: User, limit: int = 50) -> list[Alarm]:
     pressed = select(AlarmTrigger.alarm_id).where(AlarmTrigger.origin == f"user:{user.id}")
     query = select(Alarm).where(col(Alarm.id).in_(pressed)).order_by(col(Alarm.id).desc()).limit(limit)
     return list(session.exec(query).all())
+
+
+def own_presses(*, session: Session, user: User, alarm_ids: list[int]) -> dict[int, datetime]:
+    """When this person pressed each of these alarms (by their phone's clock when it said)."""
+    if not alarm_ids:
+        return {}
+    rows = session.exec(
+        select(AlarmTrigger.alarm_id, AlarmTrigger.pressed_at, AlarmTrigger.at).where(
+            AlarmTrigger.origin == f"user:{user.id}", col(AlarmTrigger.alarm_id).in_(alarm_ids)
+        )
+    ).all()
+    return {alarm_id: pressed_at or at for alarm_id, pressed_at, at in rows}
 
 
 def pressers(*, session: Session, alarm_id: int) -> list[int]:

@@ -134,7 +134,10 @@ def validation_fields(error: ValidationError, *, prefix: str = "") -> list[dict[
         if item["type"] == "value_error":  # our validators' messages are catalogue entries
             problem = gettext(str(item.get("ctx", {}).get("error", item["msg"])))
         elif template:
-            problem = gettext(template, **{k: _plain_number(v) for k, v in (item.get("ctx") or {}).items()})
+            context = {k: _plain_number(v) for k, v in (item.get("ctx") or {}).items()}
+            if item["type"] == "literal_error":  # pydantic lists the choices as "'a', 'b' or 'c'", in English
+                context["expected"] = str(context.get("expected", "")).replace(" or ", ", ")
+            problem = gettext(template, **context)
         else:
             problem = item["msg"]
         fields.append({"field": ".".join(loc) or "body", "problem": problem, "code": item["type"]})

@@ -52,7 +52,11 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
-    """The request clashes with the current state, e.g. an illegal status change (HTTP 409)."""
+    """The request clashes with the current state, e.g. an illegal status change (HTTP 409).
+
+    `details={"retry": True}` marks a clash with a simultaneous request: the same request sent
+    again will go through (phones retry those by themselves).
+    """
 
     status = 409
     code = "conflict"

@@ -72,6 +72,7 @@ def report_incident(
         severity=data.severity,
         description=data.description,
         anonymous=data.anonymous,
+        accuracy=data.accuracy,
         zone_id=location.zone_id,
         block_id=location.block_id,
         patrol_id=patrol_id,

@@ -97,12 +97,15 @@ def own_reports_route(query: OwnReportsQuery) -> Response:
     roles = incidents.last_changed_by_role(session=session, incident_ids=[int(i.id) for i in own_incidents])  # type: ignore[arg-type]
     for record in records:
         record["changed_by_role"] = roles.get(record["id"])
-    return jsonify(
-        {
-            "incidents": [own_view(r) for r in records],
-            "alarms": [own_view(r) for r in alarms.alarm_records(session=session, alarms=own_alarms)],
-        }
-    )
+    presses = alarms.own_presses(session=session, user=user, alarm_ids=[int(a.id) for a in own_alarms])  # type: ignore[arg-type]
+    alarm_views = []
+    for alarm, record in zip(own_alarms, alarms.alarm_records(session=session, alarms=own_alarms), strict=True):
+        view = own_view(record)
+        pressed = presses.get(int(alarm.id))  # type: ignore[arg-type]
+        view["my_pressed_at"] = pressed.isoformat() if pressed else None
+        view["joined"] = alarm.raised_by != user.id  # their press joined an alarm someone else raised
+        alarm_views.append(view)
+    return jsonify({"incidents": [own_view(r) for r in records], "alarms": alarm_views})
 
 
 def init_app(app: Flask) -> None:

@@ -94,6 +94,9 @@ class IncidentBase(SQLModel):
     severity: int = Field(default=2, ge=1, le=3, description="1 low, 2 medium, 3 high")
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     anonymous: bool = Field(default=False, description="Hide the reporter from everyone but admins")
+    accuracy: float | None = Field(
+        default=None, ge=0, le=100_000, description="Metres: how precise the phone's GPS fix was (none: a map point)"
+    )
 
 
 class IncidentCreate(IncidentBase):
@@ -184,6 +187,7 @@ class IncidentPublic(SQLModel):
     lat: float
     lon: float
     location_precision: Literal["exact", "block", "zone"] = "exact"
+    accuracy: float | None = None
     zone_id: int
     block_id: int | None
     block_name: str | None = None

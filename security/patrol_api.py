@@ -199,6 +199,9 @@ def get_patrol_route(path: PatrolPath) -> tuple[Response, int]:
 )
 def end_patrol_route(path: PatrolPath, body: PatrolEnd) -> tuple[Response, int]:
     """A member's phone ends the shift."""
+    # No body means "now"; a body that is not JSON must not end the shift at the wrong time.
+    if request.get_data().strip() and request.get_json(silent=True) is None:
+        raise ValidationProblem("body", "El cuerpo no es JSON válido.")
     patrol, event = patrols.end_patrol(session=db(), actor=me(), patrol_id=path.patrol_id, data=body)
     _commit_and_publish([event])
     return _patrol_answer(patrol)

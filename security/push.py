@@ -5,7 +5,8 @@ coordinators) and `zone:<id>:neighbor`. Every event is emitted once to each audi
 redacted for that audience, so what a socket receives never depends on what it asks for.
 Each person also has a room of their own, `user:<id>`: a change to an incident they reported
 or an alarm they pressed reaches it as `own_report_updated` (anonymous reports included; no
-other room learns who reported). A phone that only follows its own reports connects with
+other room learns who reported), and a patrol they are on, started or ended from any phone,
+as `own_patrol_updated` (without its positions). A phone that only follows its own reports connects with
 auth={"token": ..., "feed": "mine"} and joins that room alone.
 With a message queue (Redis) the emits reach the sockets of every server process.
 """
@@ -28,6 +29,7 @@ from security.auth import AuthError, Viewer, user_from_token, viewer_of
 from security.context import ronda
 from security.events import event_view, may_hear
 from security.models import Event
+from security.patrols import patrol_view
 from security.visibility import own_view
 from zones.database import utcnow
 
@@ -82,7 +84,15 @@ def publish(events: Iterable[Event | None]) -> None:
 
 
 def _publish_to_owners(event: Event) -> None:
-    """The change of an incident or alarm, to the rooms of the people who reported or pressed it."""
+    """The change of an incident or alarm, to the rooms of the people who reported or pressed it;
+    a patrol started or ended, to the rooms of its members (their phones show the shift)."""
+    if event.type in ("patrol_started", "patrol_ended"):
+        record = json.loads(event.data)
+        member_view = patrol_view(record, viewer=Viewer(user_id=None, role="volunteer", zone_id=record["zone_id"]))
+        shift = {"seq": event.seq, "type": event.type, "at": event.at.isoformat(), "data": member_view}
+        for member in record["members"]:
+            socketio.emit("own_patrol_updated", shift, to=user_room(member["id"]))
+        return
     if event.type.startswith("incident_"):
         record = json.loads(event.data)
         owners = [record["reporter"]["id"]] if record.get("reporter") else []

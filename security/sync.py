@@ -146,7 +146,7 @@ def _apply_one(
         # The same batch arrived twice at once: the other request applied this operation.
         done = _applied(session, user, client_id)
         if done is None:
-            conflict = Conflict("La operación chocó con otra simultánea; envíela de nuevo.")
+            conflict = Conflict("La operación chocó con otra simultánea; envíela de nuevo.", details={"retry": True})
             return Outcome(index=position, op=envelope.op, client_id=client_id, status="rejected", error=conflict)
         outcome = Outcome(index=position, op=envelope.op, client_id=client_id, status="already_applied", id=done.ref_id)
     return outcome

@@ -50,6 +50,7 @@ def incident_record(*, incident: Incident, reporter: User | None, block: Block |
         "lat": incident.lat,
         "lon": incident.lon,
         "location_precision": "exact",
+        "accuracy": incident.accuracy,
         "zone_id": incident.zone_id,
         "block_id": incident.block_id,
         "block_name": block.name if block is not None else None,
@@ -98,6 +99,8 @@ def alarm_record(
 
 
 def _coarsen(view: dict[str, Any], center: dict[str, float] | None) -> None:
+    if "accuracy" in view:
+        view["accuracy"] = None  # of a point this view does not show
     if center:
         view["lat"], view["lon"] = center["lat"], center["lon"]
         view["location_precision"] = "block"
@@ -135,7 +138,7 @@ def redact(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
 
 # What a reporter follows of their own incident: what they gave, and how it is being handled.
 _OWN_INCIDENT_FIELDS = (
-    "id", "client_id", "kind", "severity", "status", "lat", "lon", "zone_id", "block_id", "block_name",
+    "id", "client_id", "kind", "severity", "status", "lat", "lon", "accuracy", "zone_id", "block_id", "block_name",
     "description", "anonymous", "duplicate_of", "occurred_at", "reported_at", "updated_at",
     "acknowledged_at", "closed_at", "patrol_id", "previous_status", "changed_by_role",
 )  # fmt: skip

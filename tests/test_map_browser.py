@@ -256,3 +256,21 @@ def test_police_see_patrols_move_and_their_track_neighbours_do_not(browser, live
     assert neighbour.evaluate("() => Object.keys(window.ronda.patrols).length") == 0
     assert neighbour.locator(".patrol-icon").count() == 0
     assert "Nombre de juan" not in neighbour.content()
+
+
+def test_an_alarm_that_reaches_the_server_late_says_when_it_was_pressed(browser, live_server, make_person):
+    from datetime import UTC, datetime, timedelta
+
+    make_person("police", username="cabo")
+    make_person("neighbor", zone_id=3, username="vecina")
+    page = open_map(browser, live_server, "cabo")
+    lat, lon = ZONE_POINTS[3]
+    pressed = datetime.now(UTC) - timedelta(minutes=12)  # pressed with no signal, sent from the outbox
+    operation = {"op": "alarm", "client_id": str(uuid.uuid4()), "at": pressed.isoformat(),
+                 "data": {"lat": lat, "lon": lon}}  # fmt: skip
+    answer = api_post(live_server, "vecina", "/api/v1/sync", {"operations": [operation]})
+    alarm_id = answer["results"][0]["id"]
+    row = f"#alarm-banner [data-alarm-id='{alarm_id}']"
+    page.wait_for_selector(f"{row} .late", timeout=3_000)
+    text = page.inner_text(f"{row} .late")
+    assert text.startswith("Llegó tarde: pulsada el ") and text.endswith("(12 min antes)")

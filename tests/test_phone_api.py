@@ -168,3 +168,67 @@ def test_an_alarm_pressed_in_the_future_is_refused_naming_the_field(client, make
     answer = client.post("/api/v1/alarms", json=body, headers=vecino.headers)
     assert answer.status_code == 422
     assert answer.get_json()["fields"][0]["field"] == "pressed_at"
+
+
+def test_a_patrol_is_not_ended_by_a_body_that_is_not_json(client, make_person, make_committee):
+    juan = make_person("volunteer", zone_id=1)
+    committee = make_committee(1, [juan])
+    started = client.post("/api/v1/patrols", json=patrol_body(committee), headers=juan.headers).get_json()
+    for body, kind in (('{"ended_at": "2026-12-01T2', "application/json"), ("x", "text/plain")):
+        answer = client.post(f"/api/v1/patrols/{started['id']}/end", data=body, content_type=kind, headers=juan.headers)
+        assert answer.status_code == 422, body
+        assert answer.get_json()["fields"][0]["field"] == "body"
+    assert client.get(f"/api/v1/patrols/{started['id']}", headers=juan.headers).get_json()["status"] == "active"
+
+
+def test_own_alarms_say_when_the_person_pressed_and_whether_they_joined_another(client, make_person):
+    first = make_person("neighbor", zone_id=1)
+    second = make_person("neighbor", zone_id=1)
+    lat, lon = ZONE_POINTS[1]
+    sync(client, first, operation("alarm", {"lat": lat, "lon": lon}, at=datetime.now(UTC) - timedelta(minutes=5)))
+    pressed = datetime.now(UTC) - timedelta(minutes=1)
+    sync(client, second, operation("alarm", {"lat": lat, "lon": lon}, at=pressed))
+    [raised] = client.get("/api/v1/me/reports", headers=first.headers).get_json()["alarms"]
+    [joined] = client.get("/api/v1/me/reports", headers=second.headers).get_json()["alarms"]
+    assert raised["id"] == joined["id"] and joined["trigger_count"] == 2
+    assert raised["joined"] is False and joined["joined"] is True
+    assert datetime.fromisoformat(joined["my_pressed_at"]) == pressed
+    assert joined["my_pressed_at"] != raised["my_pressed_at"]
+
+
+def test_the_members_of_a_patrol_hear_it_start_and_end_from_another_phone(app, client, make_person, make_committee):
+    rosa = make_person("volunteer", zone_id=1)
+    juan = make_person("volunteer", zone_id=1)
+    other = make_person("volunteer", zone_id=1)
+    committee = make_committee(1, [rosa, juan, other])
+    juans_phone = listener(app, juan, feed="mine")
+    others_phone = listener(app, other, feed="mine")
+    started = client.post("/api/v1/patrols", json=patrol_body(committee, [juan]), headers=rosa.headers).get_json()
+    client.post(f"/api/v1/patrols/{started['id']}/end", headers=rosa.headers)
+    shifts = heard(juans_phone, "own_patrol_updated")
+    assert [(s["type"], s["data"]["status"]) for s in shifts] == [
+        ("patrol_started", "active"),
+        ("patrol_ended", "ended"),
+    ]
+    assert all("last_position" not in s["data"] for s in shifts)
+    assert heard(others_phone, "own_patrol_updated") == []  # in the committee, not on the patrol
+    juans_phone.disconnect()
+    others_phone.disconnect()
+
+
+def test_a_reports_gps_accuracy_is_kept_for_those_who_see_its_point(client, make_person):
+    volunteer = make_person("volunteer", zone_id=1)
+    police = make_person("police")
+    neighbour = make_person("neighbor", zone_id=1)
+    made = client.post("/api/v1/incidents", json=incident_body(1, accuracy=350), headers=volunteer.headers).get_json()
+    assert client.get(f"/api/v1/incidents/{made['id']}", headers=police.headers).get_json()["accuracy"] == 350
+    assert client.get(f"/api/v1/incidents/{made['id']}", headers=neighbour.headers).get_json()["accuracy"] is None
+    refused = client.post("/api/v1/incidents", json=incident_body(1, accuracy=-3), headers=volunteer.headers)
+    assert refused.status_code == 422 and refused.get_json()["fields"][0]["field"] == "accuracy"
+
+
+def test_a_wrong_operation_name_is_explained_in_spanish(client, make_person):
+    volunteer = make_person("volunteer", zone_id=1)
+    answer = sync(client, volunteer, {**operation("incident", {}), "op": "robo"})
+    problem = answer["results"][0]["error"]["fields"][0]["problem"]
+    assert problem.startswith("Debe ser uno de: 'incident', 'alarm'") and " or " not in problem

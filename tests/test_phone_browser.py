@@ -104,6 +104,19 @@ class Phone:
         time.sleep(seconds)
         self.page.mouse.up()
 
+    def reachable(self, selector: str) -> bool:
+        """Whether a tap at the middle of `selector` lands on it (nothing covers it)."""
+        return bool(
+            self.page.evaluate(
+                """(selector) => {
+                    const node = document.querySelector(selector); const r = node.getBoundingClientRect();
+                    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                    return r.bottom <= window.innerHeight && (hit === node || node.contains(hit));
+                }""",
+                selector,
+            )
+        )
+
     def pending(self) -> int:
         return int(self.page.get_attribute("body", "data-pending") or 0)
 
@@ -247,12 +260,15 @@ def test_a_patrol_started_tracked_and_ended_from_the_app_shows_on_the_police_map
     ana = make_person("volunteer", zone_id=1, username="ana")
     make_committee(1, [juan, ana], name="Comité Los Pinos")
     lat, lon = ZONE_POINTS[1]
+    anas_phone = phones(live_server, point=(lat, lon)).open().sign_in("ana")
+    anas_phone.page.wait_for_selector("body[data-live=yes]", timeout=10_000)
     phone = phones(live_server, point=(lat, lon)).open().sign_in("juan")
     phone.go("patrol")
     phone.page.wait_for_selector("#patrol-members label:has-text('Nombre de ana')", timeout=10_000)
     phone.page.check(f"#patrol-members input[value='{ana.user.id}']")
-    phone.page.click("#patrol-start button[type=submit]")
+    phone.page.dblclick("#patrol-start-button")  # a nervous double tap starts one patrol
     phone.page.wait_for_selector("body[data-patrol=tracking]", timeout=5_000)
+    anas_phone.page.wait_for_selector("body[data-patrol=active]", timeout=10_000)  # her phone knows she is on it
 
     police = browser.new_context(locale="es-PE", viewport={"width": 1280, "height": 800}).new_page()
     police.goto(f"{live_server.url}/mapa")
@@ -264,16 +280,23 @@ def test_a_patrol_started_tracked_and_ended_from_the_app_shows_on_the_police_map
         time.sleep(5.3)
         phone.move_to(lat + 0.0008 * step, lon + 0.0005 * step)
     patrol_id = api(live_server, "juan", "GET", "/api/v1/me")["active_patrol"]["id"]
+    phone.report("vandalism", description="Pintas en la loza deportiva")  # made during the shift
     police.wait_for_selector(f"[data-patrol-id='{patrol_id}']", timeout=30_000)  # the first batch of points
+    during = reported_by(live_server, "comisaria", "juan")
+    assert [i["patrol_id"] for i in during] == [patrol_id]
     popup = api(live_server, "comisaria", "GET", "/api/v1/patrols?active=true&track=true")
     assert [p["committee_name"] for p in popup] == ["Comité Los Pinos"]
     assert {m["username"] for m in popup[0]["members"]} == {"juan", "ana"}
 
+    phone.go("patrol")
     phone.page.click("#patrol-end")
+    assert phone.reachable("#patrol-end-yes") and phone.reachable("#patrol-end-no")
     phone.page.click("#patrol-end-yes")
     phone.page.wait_for_selector("body[data-patrol=none]", timeout=5_000)
     phone.wait_pending(0)
     police.wait_for_function(f"() => window.ronda.patrols[{patrol_id}] === undefined", timeout=5_000)
+    anas_phone.page.wait_for_selector("body[data-patrol=none]", timeout=10_000)
+    assert len(api(live_server, "comisaria", "GET", "/api/v1/patrols?active=false")) == 1
     ended = api(live_server, "comisaria", "GET", f"/api/v1/patrols/{patrol_id}")
     assert ended["status"] == "ended" and ended["distance_m"] > 150
     month = datetime.now(LIMA).strftime("%Y-%m")
@@ -306,6 +329,7 @@ def test_a_short_tap_raises_no_alarm_and_the_cancel_window_stops_one(phones, liv
     assert "mantenga presionado el botón 2 segundos" in phone.page.inner_text("#alarm-help")
     assert phone.page.is_hidden("#alarm-countdown")
     phone.hold_alarm()
+    assert phone.reachable("#alarm-cancel")  # on top of everything, the sections bar included
     phone.page.click("#alarm-cancel")
     assert "Alarma cancelada" in phone.page.inner_text("#alarm-result")
     time.sleep(6)
@@ -335,6 +359,50 @@ def test_a_token_that_expires_offline_keeps_the_outbox_until_the_person_signs_in
         assert phone.page.is_hidden("#session-expired")
     finally:
         server.stop()
+
+
+def test_a_poor_gps_fix_is_sent_only_when_the_person_confirms_it(phones, live_server, make_person):
+    make_person("police", username="comisaria")
+    make_person("volunteer", zone_id=1, username="teo")
+    phone = phones(live_server).open().sign_in("teo")
+    phone.move_to(*ZONE_POINTS[1], accuracy=650)
+    phone.page.click("[data-kind=assault]")
+    phone.page.wait_for_selector("#report-location:has-text('poco precisa (±650 m)')", timeout=10_000)
+    phone.page.click("#report-send")
+    phone.page.wait_for_selector("#report-confirm-accuracy:not([hidden])", timeout=2_000)
+    assert "±650 m" in phone.page.inner_text("#report-confirm-text")
+    assert phone.reachable("#report-confirm-send") and phone.reachable("#report-confirm-map")
+    assert phone.pending() == 0 and reported_by(live_server, "comisaria", "teo") == []
+    phone.page.click("#report-confirm-send")
+    phone.page.wait_for_selector("#report-done-text:has-text('Reporte enviado')", timeout=10_000)
+    assert len(reported_by(live_server, "comisaria", "teo")) == 1
+
+
+def test_with_no_signal_the_place_is_chosen_on_a_map_of_the_zones_own_blocks(phones, live_server, make_person):
+    make_person("police", username="comisaria")
+    make_person("neighbor", zone_id=3, username="marta")
+    phone = phones(live_server, point=ZONE_POINTS[3]).open().sign_in("marta").installed()
+    phone.page.wait_for_function("() => Ronda.state.blocks && Ronda.state.blocks.features.length > 0", timeout=10_000)
+    phone.offline()
+    phone.page.reload()  # offline, from the service worker: the zone map is on the phone
+    phone.page.wait_for_selector("body[data-ready=report]", timeout=15_000)
+    phone.page.click("[data-kind=robbery]")
+    phone.page.click("#report-pick-map")
+    phone.page.wait_for_selector(".leaflet-overlay-pane path", timeout=10_000)
+    assert phone.page.locator(".leaflet-tile-loaded").count() == 0  # no tiles, only Ronda's shapes
+    assert phone.page.locator(".leaflet-overlay-pane path").count() > 50
+    box = phone.page.locator("#pick-map").bounding_box()
+    phone.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    phone.page.wait_for_selector("#map-picked:has-text('Manzana Z3-')", timeout=5_000)
+    block = phone.page.inner_text("#map-picked").split(": ", 1)[1]
+    phone.page.click("#map-use")
+    assert block in phone.page.inner_text("#report-location")
+    phone.page.click("#report-send")
+    phone.wait_pending(1)
+    phone.offline(False)
+    phone.wait_pending(0)
+    [incident] = reported_by(live_server, "comisaria", "marta")
+    assert incident["block_name"] == block
 
 
 def test_police_are_sent_to_the_live_map(phones, live_server, make_person):
@@ -401,6 +469,13 @@ AUDIT = """() => {
   }
   const width = document.documentElement.scrollWidth;
   if (width > window.innerWidth) problems.push(`scrolls sideways: ${width}`);
+  for (const el of document.querySelectorAll("body *")) {  // fixed bars do not scroll: they get cut
+    if (!visible(el) || el.closest(".leaflet-container")) continue;
+    const r = el.getBoundingClientRect();
+    if ((r.right > window.innerWidth + 0.5 || r.left < -0.5) && !el.classList.contains("skip")) {
+      problems.push(`cut at the edge: ${el.id || el.className} ${r.left}-${r.right}`);
+    }
+  }
   return problems;
 }"""
 
@@ -412,7 +487,10 @@ def test_every_screen_has_large_labelled_targets_aa_contrast_and_no_sideways_scr
     make_committee(1, [coordinator], name="Comité vecinal con un nombre bastante largo de verdad")
     phone = phones(live_server).open()
     assert phone.page.evaluate(AUDIT) == [], "sign-in"
-    phone.sign_in("coordinadora")
+    phone.sign_in("coordinadora").installed()
+    phone.offline()  # with something waiting: the status line and the count on "Mis reportes"
+    phone.report("noise_disturbance", description="Fiesta con parlantes hasta las 3 de la mañana en el pasaje")
+    phone.page.wait_for_selector("#mine-badge:not([hidden])", timeout=5_000)
     screens = {"kinds": None, "alarm": "alarm", "patrol": "patrol", "mine": "mine"}
     for name, tab in screens.items():
         if tab:
@@ -420,6 +498,7 @@ def test_every_screen_has_large_labelled_targets_aa_contrast_and_no_sideways_scr
             time.sleep(0.3)
         assert phone.page.evaluate(AUDIT) == [], name
     phone.go("report")
+    phone.page.click("#report-another")
     phone.page.click("[data-kind=gang_activity]")
     phone.page.fill("#report-description", "x" * 300)
     assert phone.page.evaluate(AUDIT) == [], "report form"

@@ -176,7 +176,7 @@ def app_shell() -> ResponseReturnValue:
 def service_worker() -> ResponseReturnValue:
     """The service worker: its precache list names every file by revision."""
     precache = precache_list()
-    version = revision_of_bytes(("\n".join(precache) + shell().revision).encode())
+    version = revision_of_bytes(("\n".join(precache) + shell().revision + _manifest_text()).encode())
     body = render_template(
         "phone/sw.js",
         version=version,

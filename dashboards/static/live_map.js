@@ -40,6 +40,7 @@
     if (data.description) row(dl, text.description, data.description);
     if (data.reporter) row(dl, text.reporter, data.reporter.display_name || data.reporter.username);
     else if (data.anonymous && isPolice) row(dl, text.reporter, text.anonymous);
+    if (data.accuracy) row(dl, text.accuracy, "± " + Math.round(data.accuracy) + " m");
     if (data.location_precision && data.location_precision !== "exact") row(dl, "", text.approximate);
     box.appendChild(dl);
     return box;
@@ -89,9 +90,11 @@
     } catch (e) { /* no audio device: the banner is enough */ }
   }
   // An alarm pressed with no signal reaches the screen late: say when it was really pressed.
+  // An old one (an outbox sent the next day) is for the record, not an emergency now.
   function lateText(alarm) {
     var minutes = Math.max(1, Math.round((new Date(alarm.raised_at) - new Date(alarm.pressed_at)) / 60000));
-    return text.late.replace("%(time)s", when(alarm.pressed_at)).replace("%(minutes)s", minutes);
+    var delay = minutes < 120 ? minutes + " min" : Math.round(minutes / 60) + " h";
+    return text.late.replace("%(time)s", when(alarm.pressed_at)).replace("%(delay)s", delay);
   }
   function renderBanner() {
     banner.textContent = "";

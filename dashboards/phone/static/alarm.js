@@ -10,9 +10,10 @@
   var CANCEL_S = 5;
   var FIX_MAX_AGE_MS = 120000;
   var WAIT_FOR_FIX_MS = 20000;
+  var MAX_ACCURACY_M = 200;
   var holdTimer = null;
   var holding = false;
-  var countdown = null;  // {pressedAt, left, timer}
+  var countdown = null;  // {pressedAt, left, timer}: from the hold until the alarm is stored or cancelled
 
   function help(key, params) { $("alarm-help").textContent = key ? t(key, params) : ""; }
 
@@ -38,6 +39,7 @@
     if (navigator.vibrate) navigator.vibrate(150);
     countdown = { pressedAt: new Date(), left: CANCEL_S, timer: null };
     $("alarm-countdown").hidden = false;
+    document.body.classList.add("sheet-open");
     $("alarm-button").disabled = true;
     help(null);
     tick();
@@ -52,12 +54,19 @@
     countdown.timer = setTimeout(tick, 1000);
   }
 
+  function closeCountdown() {
+    $("alarm-countdown").hidden = true;
+    document.body.classList.remove("sheet-open");
+    $("alarm-button").disabled = false;
+  }
+
+  // Cancelling works at any moment before the alarm is stored: during the 5 s, while waiting
+  // for the GPS, while choosing the place on the map.
   function cancel() {
     if (!countdown) return;
     clearTimeout(countdown.timer);
     countdown = null;
-    $("alarm-countdown").hidden = true;
-    $("alarm-button").disabled = false;
+    closeCountdown();
     $("alarm-result").textContent = t("alarm.cancelled");
     $("alarm-button").focus();
   }
@@ -79,17 +88,21 @@
   }
 
   function send(pressedAt) {
-    clearTimeout(countdown.timer);
+    var mine = countdown;  // this alarm: a cancel in between replaces it with null
+    clearTimeout(mine.timer);
     waitForFix().then(function (fix) {
+      if (countdown !== mine) return null;
       if (fix) return { lat: fix.lat, lon: fix.lon };
       $("alarm-countdown-text").textContent = t("alarm.no_fix");
       return app.pickPoint(null);
     }).then(function (where) {
+      if (countdown !== mine) return null;  // cancelled meanwhile: nothing is sent
       countdown = null;
-      $("alarm-countdown").hidden = true;
-      $("alarm-button").disabled = false;
+      closeCountdown();
       if (!where) { $("alarm-result").textContent = t("alarm.not_sent_no_place"); return null; }
-      var data = Object.assign({ source: "app", lat: where.lat, lon: where.lon }, app.patrolRef ? app.patrolRef() : {});
+      // Only a patrol the server has confirmed: an alarm must never be refused over its patrol.
+      var patrol = app.patrolRef ? app.patrolRef() : {};
+      var data = Object.assign({ source: "app", lat: where.lat, lon: where.lon }, patrol.patrol_id ? patrol : {});
       return app.act("alarm", data, pressedAt).then(function (item) {
         lastAlarm = item.client_id;
         $("alarm-result").textContent = t(navigator.onLine ? "alarm.sending" : "alarm.saved");
@@ -105,9 +118,18 @@
   function renderFix() {
     var fix = app.gps.recent(FIX_MAX_AGE_MS);
     var line = $("alarm-location");
-    if (fix) line.textContent = t("alarm.location", { metres: fix.accuracy || 0, block: app.blockName(fix.lat, fix.lon) || t("report.location.no_block") });
+    line.className = "location-line";
+    if (fix && fix.accuracy > MAX_ACCURACY_M) {
+      line.textContent = t("alarm.location_poor", { metres: fix.accuracy });
+      line.className = "location-line warning";
+    } else if (fix) {
+      line.textContent = t("alarm.location", {
+        metres: fix.accuracy || 0, block: app.blockName(fix.lat, fix.lon) || t("report.location.no_block")
+      });
+    }
     else if (app.gps.error === "denied") line.textContent = t("report.location.denied");
     else line.textContent = t("report.location.searching");
+    $("alarm-countdown-place").textContent = line.textContent;
   }
 
   app.screens.alarm = {
@@ -134,6 +156,8 @@
       app.on("fix", renderFix);
       app.on("fixerror", renderFix);
       app.on("lang", renderFix);
+      app.on("zone", renderFix);
+      app.on("signout", cancel);
       app.on("synced", function (report) {
         report.applied.concat(report.rejected).forEach(function (entry) {
           if (entry.item.client_id !== lastAlarm) return;

@@ -11,6 +11,7 @@
   var config = JSON.parse(document.getElementById("ronda-app-config").textContent);
   var SYNC_EVERY_MS = 5000;       // while something waits to be sent
   var DATA_MAX_AGE_MS = 86400000;  // zone map and kinds are read again after a day
+  var REQUEST_TIMEOUT_MS = 20000;  // a request stuck on a dying link is given up (and retried)
   var ROUTES = { "#reportar": "report", "#alarma": "alarm", "#ronda": "patrol", "#mis-reportes": "mine" };
 
   function $(id) { return document.getElementById(id); }
@@ -63,21 +64,34 @@
       headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(options.json);
     }
-    return fetch(path, { method: options.method || "GET", headers: headers, body: options.body, cache: "no-store" })
-      .then(function (response) {
-        reachable(true);
-        if (response.status === 401 && !options.anonymous) expire();
-        return response;
-      }, function (error) {
-        reachable(false);
-        throw error;
-      });
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS) : null;
+    var asked = state.session && state.session.token;
+    return fetch(path, {
+      method: options.method || "GET", headers: headers, body: options.body, cache: "no-store",
+      signal: controller ? controller.signal : undefined
+    }).then(function (response) {
+      clearTimeout(timer);
+      reachable(true);
+      if (response.status === 401 && !options.anonymous && asked === (state.session && state.session.token)) expire();
+      return response;
+    }, function (error) {
+      clearTimeout(timer);
+      reachable(false);
+      throw error;
+    });
   }
 
+  // The JSON of a GET, or an error; an answer that arrives after another person signed in on
+  // this phone is dropped (it is the last person's).
   function getJSON(path) {
+    var asked = state.session && state.session.token;
     return api(path).then(function (response) {
       if (!response.ok) throw new Error(path + " " + response.status);
       return response.json();
+    }).then(function (body) {
+      if ((state.session && state.session.token) !== asked) throw new Error("stale answer for " + path);
+      return body;
     });
   }
 
@@ -102,6 +116,16 @@
     renderStatus();
   }
 
+  // The token's end is known: say so then, not when something fails to go out.
+  var expiryTimer = null;
+  function watchExpiry() {
+    clearTimeout(expiryTimer);
+    if (!state.session) return;
+    var left = Date.parse(state.session.expires_at) - Date.now();
+    if (left <= 0) { expire(); return; }
+    expiryTimer = setTimeout(expire, Math.min(left, 2147483647));
+  }
+
   function signIn(username, password) {
     var reply = null;
     return api("/api/v1/auth/token", { method: "POST", json: { username: username, password: password }, anonymous: true })
@@ -124,39 +148,49 @@
       })
       .then(function (user) {
         var previous = state.session && state.session.user;
-        state.session = {
-          token: reply.access_token,
-          expires_at: new Date(Date.now() + reply.expires_in * 1000).toISOString(),
-          user: user
-        };
-        state.expired = false;
-        $("session-expired").hidden = true;
-        if (!previous || previous.id !== user.id) {
-          // Another person on this phone: nothing of the last one's reports stays on screen.
-          state.reports = null;
-          return Promise.all([store.remove("reports"), store.remove("patrol")]).then(function () {
-            return store.set("session", state.session);
-          });
-        }
-        return store.set("session", state.session);
+        return store.get("lastUser").then(function (lastUser) {
+          var changed = previous ? previous.id !== user.id : lastUser !== user.id;
+          if (changed) forgetPerson();  // another person on this phone: nothing of the last one stays
+          state.session = {
+            token: reply.access_token,
+            expires_at: new Date(Date.now() + reply.expires_in * 1000).toISOString(),
+            user: user
+          };
+          state.expired = false;
+          $("session-expired").hidden = true;
+          return Promise.all([store.set("session", state.session), store.set("lastUser", user.id)]);
+        });
       })
       .then(function () {
         if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
-        start();
+        start(true);
       });
+  }
+
+  // What the screens keep of one person (their reports, their shift, their committees' names,
+  // notices meant for them) goes when another person signs in or they sign out. What they
+  // still have to send stays in the outbox, sent only with their own session.
+  function forgetPerson() {
+    disconnectLive();
+    emit("signout");
+    clearToasts();
+    state.reports = null;
+    state.zone = null;
+    state.blocks = null;
+    ["reports", "patrol", "committee_members", "zone"].forEach(function (key) { store.remove(key); });
+    store.clearPoints();
   }
 
   function signOut() {
     var waiting = pendingItems().length;
-    if (waiting && !window.confirm(t("signout.pending", { count: waiting }))) return;
-    disconnectLive();
-    emit("signout");
+    var question = waiting ? t("signout.pending", { count: waiting }) : t("signout.confirm");
+    if (!window.confirm(question)) return;
+    forgetPerson();
+    clearTimeout(expiryTimer);
     state.session = null;
     state.expired = false;
-    state.reports = null;
-    Promise.all([store.remove("session"), store.remove("reports"), store.remove("patrol")]).then(function () {
-      showScreen("signin");
-    });
+    $("session-expired").hidden = true;
+    store.remove("session").then(function () { showScreen("signin"); });
   }
 
   // --- the outbox and its sync loop --------------------------------------------------------
@@ -195,6 +229,7 @@
   }
 
   function sync() {
+    if (state.session && !state.expired && !sessionValid()) expire();
     if (!state.session || !sessionValid() || state.syncing) return Promise.resolve(null);
     if (!pendingItems().length) return Promise.resolve(null);
     state.syncing = true;
@@ -252,16 +287,19 @@
     return text;
   }
 
+  // Screen readers hear the status line when it changes, not every time it is redrawn.
+  function write(node, text) { if (node.textContent !== text) node.textContent = text; }
+
   function renderStatus() {
     var net = $("net");
     var online = navigator.onLine && state.reachable;
-    net.textContent = state.syncing ? t("status.sending") : online ? t("status.online") : t("status.offline");
+    write(net, state.syncing ? t("status.sending") : online ? t("status.online") : t("status.offline"));
     net.className = "net " + (state.syncing ? "sending" : online ? "online" : "offline");
     document.body.setAttribute("data-online", online ? "yes" : "no");
-    if (!state.session) { $("pending").textContent = ""; $("last-sync").textContent = ""; return; }
-    $("pending").textContent = countsText();
-    $("last-sync").textContent = state.lastSync
-      ? t("status.last_sync", { when: i18n.ago(state.lastSync) }) : t("status.never_synced");
+    if (!state.session) { write($("pending"), ""); write($("last-sync"), ""); return; }
+    write($("pending"), countsText());
+    write($("last-sync"), state.lastSync
+      ? t("status.last_sync", { when: i18n.ago(state.lastSync) }) : t("status.never_synced"));
     var waiting = pendingItems().length;
     document.body.setAttribute("data-pending", String(waiting));
     var badge = $("mine-badge");
@@ -316,11 +354,34 @@
     return getJSON("/api/v1/me/reports").then(function (answer) {
       var before = state.reports;
       answer.fetched_at = new Date().toISOString();
+      if (before) keepNewer(before, answer);
       state.reports = answer;
       if (before) announceChanges(before, answer);
+      noteContact();
       emit("reports", answer);
       return store.set("reports", answer);
     }).catch(function () {});
+  }
+
+  // The phone and the server just agreed on its state: that is a sync, whether or not
+  // anything was waiting.
+  function noteContact() {
+    state.lastSync = new Date().toISOString();
+    store.set("lastSync", state.lastSync);
+    renderStatus();
+  }
+
+  // A push may have brought a newer state than a listing that was slower to arrive.
+  var RANK = { reported: 0, raised: 0, acknowledged: 1, dispatched: 2, resolved: 3, dismissed: 3, duplicate: 3 };
+  function keepNewer(before, after) {
+    ["incidents", "alarms"].forEach(function (kind) {
+      (after[kind] || []).forEach(function (view, index) {
+        var old = (before[kind] || []).filter(function (o) { return sameReport(o, view); })[0];
+        if (old && (RANK[old.status] || 0) > (RANK[view.status] || 0)) {
+          after[kind][index] = Object.assign({}, view, old, { my_pressed_at: view.my_pressed_at, joined: view.joined });
+        }
+      });
+    });
   }
 
   // --- the live channel of one's own reports ---------------------------------------------
@@ -358,6 +419,7 @@
         if (error && error.message === "unauthorized") expire();
       });
       socket.on("own_report_updated", ownReportUpdated);
+      socket.on("own_patrol_updated", function (event) { emit("ownpatrol", event.data); });
     }).catch(function () { /* offline before the client ever loaded: tried again when online */ });
   }
 
@@ -373,7 +435,13 @@
     if (!state.reports) state.reports = { incidents: [], alarms: [], fetched_at: new Date().toISOString() };
     var list = view.type === "incident" ? state.reports.incidents : state.reports.alarms;
     var old = null;
-    for (var i = 0; i < list.length; i++) if (sameReport(list[i], view)) { old = list[i]; list[i] = view; break; }
+    for (var i = 0; i < list.length; i++) {
+      if (!sameReport(list[i], view)) continue;
+      old = list[i];
+      // What only the listing knows (when this person pressed, whether they joined) stays.
+      list[i] = Object.assign({ my_pressed_at: old.my_pressed_at, joined: old.joined }, view);
+      break;
+    }
     if (!old) list.unshift(view);
     if (!old || old.status !== view.status) announce(view, old);
     store.set("reports", state.reports);
@@ -421,20 +489,20 @@
 
   // --- toasts ------------------------------------------------------------------------------
 
-  var toasts = [];
+  // One notice at a time, the newest: older ones stay readable on their cards in "Mis reportes".
   var toastTimer = null;
   function toast(text, kind) {
-    toasts.push({ text: text, kind: kind || "info" });
-    if (!toastTimer) nextToast();
-  }
-  function nextToast() {
     var box = $("toast");
-    var next = toasts.shift();
-    if (!next) { box.hidden = true; toastTimer = null; return; }
-    box.textContent = next.text;
-    box.className = "toast " + next.kind;
+    clearTimeout(toastTimer);
+    box.textContent = text;
+    box.className = "toast " + (kind || "info");
     box.hidden = false;
-    toastTimer = setTimeout(nextToast, 6000);
+    toastTimer = setTimeout(clearToasts, 8000);
+  }
+  function clearToasts() {
+    clearTimeout(toastTimer);
+    toastTimer = null;
+    $("toast").hidden = true;
   }
 
   // --- screens and navigation ----------------------------------------------------------------
@@ -449,9 +517,11 @@
     $("status").hidden = !state.session;
     document.body.setAttribute("data-screen", name);
     if (name === "signin") {
-      var waiting = state.items.filter(function (item) { return item.state === "pending"; }).length;
-      $("signin-waiting").hidden = !waiting;
-      $("signin-waiting").textContent = t("signin.waiting", { count: waiting });
+      // Whose items wait is said only to the person signing in again (an expired session).
+      var mine = state.session ? myItems().filter(function (item) { return item.state === "pending"; }).length : 0;
+      var any = state.items.some(function (item) { return item.state === "pending"; });
+      $("signin-waiting").hidden = !(mine || any);
+      $("signin-waiting").textContent = mine ? t("signin.waiting", { count: mine }) : t("signin.waiting_someone");
       if (state.session) $("username").value = state.session.user.username;
     }
     renderWho();
@@ -459,7 +529,8 @@
 
   function renderWho() {
     var user = state.session && state.session.user;
-    $("who").textContent = user ? (user.display_name || user.username) + (user.zone_name ? " · " + user.zone_name : "") : "";
+    $("who-name").textContent = user ? user.display_name || user.username : "";
+    $("who-zone").textContent = user && user.zone_name ? user.zone_name : "";
   }
 
   function route() {
@@ -500,8 +571,8 @@
     return role === "volunteer" || role === "coordinator";
   };
 
-  // After sign-in or on opening with a kept session.
-  function start() {
+  // After sign-in (`signedIn`: /me was just read) or on opening with a kept session.
+  function start(signedIn) {
     var user = state.session.user;
     if (user.role === "police" || user.role === "admin") {
       showScreen("police");
@@ -509,13 +580,18 @@
       return;
     }
     showScreen("main");
+    watchExpiry();
     $("tab-patrol").hidden = !app.patrols();
     emit("session", state.session);
     route();
     refreshItems();
     if (state.expired || !sessionValid()) { state.expired = false; expire(); }
-    Promise.all([loadKinds(), loadZone()]).then(function () { connectLive(); });
-    loadMe().then(function () { loadReports(); });
+    // On 3G the report form comes first: its kinds, then the zone map, the live channel, the rest.
+    loadKinds().then(function () {
+      loadZone().then(connectLive);
+      if (signedIn) { emit("me", state.session.user); loadReports(); }
+      else loadMe().then(loadReports);
+    });
     syncSoon();
   }
 
@@ -534,17 +610,25 @@
 
   // --- the service worker ---------------------------------------------------------------------
 
+  // A new version waits beside the running one until the person taps "Actualizar": a page
+  // never runs with files of two versions, and nobody loses a half-typed report to an upgrade.
+  var updating = false;
   function registerWorker() {
     if (!("serviceWorker" in navigator)) return;
-    var hadController = Boolean(navigator.serviceWorker.controller);
-    navigator.serviceWorker.register(config.assets.worker, { scope: config.scope }).catch(function (error) {
-      console.warn("service worker not registered", error);
-    });
-    navigator.serviceWorker.addEventListener("controllerchange", function () {
-      // A new version took over: its files are in the cache; offer to load them.
-      if (hadController) $("update").hidden = false;
-      hadController = true;
-    });
+    function offer(worker) {
+      if (!worker || !navigator.serviceWorker.controller) return;  // the first install needs no offer
+      $("update").hidden = false;
+      $("update-now").onclick = function () { updating = true; worker.postMessage("skip-waiting"); };
+    }
+    navigator.serviceWorker.register(config.assets.worker, { scope: config.scope }).then(function (registration) {
+      if (registration.waiting) offer(registration.waiting);
+      registration.addEventListener("updatefound", function () {
+        var worker = registration.installing;
+        if (!worker) return;
+        worker.addEventListener("statechange", function () { if (worker.state === "installed") offer(worker); });
+      });
+    }).catch(function (error) { console.warn("service worker not registered", error); });
+    navigator.serviceWorker.addEventListener("controllerchange", function () { if (updating) location.reload(); });
   }
 
   // --- boot ------------------------------------------------------------------------------
@@ -555,7 +639,7 @@
       $("lang-en").addEventListener("click", function () { useLanguage("en"); });
       $("signout").addEventListener("click", signOut);
       $("reauth").addEventListener("click", function () { showScreen("signin"); $("password").focus(); });
-      $("update-now").addEventListener("click", function () { location.reload(); });
+      $("toast").addEventListener("click", clearToasts);
       $("signin-form").addEventListener("submit", function (event) {
         event.preventDefault();
         var error = $("signin-error");
@@ -603,7 +687,7 @@
 
   Object.assign(app, {
     api: api, getJSON: getJSON, act: act, sync: sync, syncSoon: syncSoon, refreshItems: refreshItems,
-    myItems: myItems, toast: toast, go: go, kindName: kindName, kindLabel: kindLabel, changeText: changeText, sessionValid: sessionValid,
+    myItems: myItems, toast: toast, loadMe: loadMe, expire: expire, go: go, kindName: kindName, kindLabel: kindLabel, changeText: changeText, sessionValid: sessionValid,
     loadReports: loadReports, renderStatus: renderStatus
   });
   document.addEventListener("DOMContentLoaded", boot);

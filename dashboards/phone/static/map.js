@@ -9,7 +9,10 @@
   var leaflet = null;
   var map = null;
   var marker = null;
+  var here = null;
   var blocksLayer = null;
+  var LABEL_ZOOM = 17;  // block names from this zoom on (fewer would be unreadable)
+  var GOOD_FIX_M = 200;
   var picked = null;
   var settle = null;
 
@@ -60,14 +63,47 @@
     }
     if (app.state.blocks) {
       blocksLayer = L.geoJSON(app.state.blocks, {
-        style: { color: "#5c6b7a", weight: 1, fillColor: "#fff8e1", fillOpacity: 0.35 },
+        style: { color: "#44546a", weight: 1.5, fillColor: "#fff3d6", fillOpacity: 0.6 },
         interactive: false
       }).addTo(map);
       bounds = bounds || blocksLayer.getBounds();
     }
-    if (bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [8, 8] });
-    else map.setView([-12.17, -76.93], 13);
+    map.zoneBounds = bounds;
     map.on("click", function (event) { choose(event.latlng.lat, event.latlng.lng); });
+    map.on("zoomend moveend", labelBlocks);
+  }
+
+  // Block names on the blocks in view, once the map is close enough to read them.
+  function labelBlocks() {
+    if (!blocksLayer) return;
+    var close = map.getZoom() >= LABEL_ZOOM;
+    var view = map.getBounds();
+    blocksLayer.eachLayer(function (layer) {
+      var show = close && view.intersects(layer.getBounds());
+      if (show && !layer.getTooltip()) {
+        layer.bindTooltip(layer.feature.properties.name, { permanent: true, direction: "center", className: "block-label" });
+      } else if (!show && layer.getTooltip()) {
+        layer.unbindTooltip();
+      }
+    });
+  }
+
+  // Where the map opens: on the person, when the GPS knows well enough where they are;
+  // otherwise the whole zone. The place is always tapped, never guessed.
+  function frame() {
+    var L = self.L;
+    var fix = app.gps.recent(120000);
+    if (fix && fix.accuracy !== null && fix.accuracy <= GOOD_FIX_M) {
+      map.setView([fix.lat, fix.lon], LABEL_ZOOM);
+      var style = { radius: 8, color: "#fff", weight: 3, fillColor: "#1565c0", fillOpacity: 1, interactive: false };
+      if (!here) here = L.circleMarker([fix.lat, fix.lon], style).addTo(map);
+      else here.setLatLng([fix.lat, fix.lon]);
+    } else if (map.zoneBounds && map.zoneBounds.isValid()) {
+      map.fitBounds(map.zoneBounds, { padding: [8, 8] });
+    } else {
+      map.setView([-12.17, -76.93], 13);
+    }
+    labelBlocks();
   }
 
   function choose(lat, lon) {
@@ -88,7 +124,7 @@
   }
 
   // Open the map; resolves with {lat, lon, block_name} or null when closed without a point.
-  function pick(start) {
+  function pick() {
     picked = null;
     $("map-use").disabled = true;
     $("map-picked").textContent = t("map.tap");
@@ -97,7 +133,8 @@
     return loadLeaflet().then(function () {
       if (!map) build();
       else map.invalidateSize();
-      if (start) { map.setView([start.lat, start.lon], 17); choose(start.lat, start.lon); }
+      if (marker) { map.removeLayer(marker); marker = null; }
+      frame();
       $("map-close").focus();
       return new Promise(function (resolve) { settle = resolve; });
     }, function () {
@@ -114,7 +151,18 @@
         if (picked) close({ lat: picked.lat, lon: picked.lon, block_name: blockName(picked.lat, picked.lon) });
       });
       document.addEventListener("keydown", function (event) {
-        if (event.key === "Escape" && !$("map-panel").hidden) close(null);
+        if ($("map-panel").hidden) return;
+        if (event.key === "Escape") close(null);
+        if (event.key !== "Tab") return;
+        // The map is a dialog: Tab goes round its own controls, not the page behind it.
+        var inside = Array.prototype.filter.call(
+          $("map-panel").querySelectorAll("button, a[href], [tabindex]:not([tabindex='-1'])"),
+          function (node) { return !node.disabled && node.offsetParent !== null; }
+        );
+        if (!inside.length) return;
+        var first = inside[0], last = inside[inside.length - 1];
+        if (event.shiftKey && document.activeElement === first) { event.preventDefault(); last.focus(); }
+        else if (!event.shiftKey && document.activeElement === last) { event.preventDefault(); first.focus(); }
       });
     }
   };

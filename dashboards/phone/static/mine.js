@@ -44,7 +44,9 @@
       head.appendChild(el("span", "badge " + (item.state === "rejected" ? "badge-rejected" : "badge-pending"),
         item.state === "rejected" ? t("mine.rejected") : t("mine.pending")));
       box.appendChild(head);
-      line(box, "meta", t("mine.saved_at", { when: i18n.dateTime(item.at) }));
+      var what = [t("mine.saved_at", { when: i18n.dateTime(item.at) })];
+      if (item.op === "incident" && item.data.description) what.push(snippet(item.data.description));
+      line(box, "meta", what.join(" · "));
       if (item.state === "rejected") {
         line(box, "reason", t("mine.reason", { reason: problem(item.error) }));
         var actions = el("div", "actions");
@@ -71,6 +73,8 @@
     $("outbox-others").hidden = !others;
     $("outbox-others").textContent = t("mine.others_waiting", { count: others });
   }
+
+  function snippet(text) { return text.length > 80 ? text.slice(0, 79) + "…" : text; }
 
   function button(text, className, handler) {
     var node = el("button", "small " + className, text);
@@ -101,11 +105,12 @@
       head.appendChild(el("strong", null, view.type === "incident" ? app.kindLabel(view.kind) : t("mine.alarm")));
       head.appendChild(el("span", "badge badge-" + view.status, statusText(view)));
       box.appendChild(head);
-      var when = view.type === "incident" ? view.occurred_at : view.pressed_at || view.raised_at;
+      var when = view.type === "incident" ? view.occurred_at : view.my_pressed_at || view.pressed_at || view.raised_at;
       var meta = [i18n.dateTime(when)];
       if (view.block_name) meta.push(view.block_name);
       if (view.anonymous) meta.push(t("mine.anonymous"));
       line(box, "meta", meta.join(" · "));
+      if (view.type === "alarm" && view.joined) line(box, "meta", t("mine.joined", { count: view.trigger_count }));
       var change = app.changeText(view);
       if (change) line(box, "change", change);
       if (view.description) line(box, "description", view.description);

@@ -8,6 +8,8 @@
   var store = self.RondaStore;
   var SYNC_URL = "/api/v1/sync";
   var BATCH = 200;  // operations per request: ~8 KB gzipped, a few seconds on 3G
+  var TIMEOUT_MS = 60000;  // a batch stuck on a dying link is given up, and sent again later
+  var batch = BATCH;  // halved after a "too large" answer
   var chain = Promise.resolve();
 
   function uuid() {
@@ -59,7 +61,13 @@
         "Accept-Language": lang || "es"
       };
       if (packed) headers["Content-Encoding"] = "gzip";
-      return fetch(SYNC_URL, { method: "POST", headers: headers, body: packed || body, cache: "no-store" });
+      var controller = typeof AbortController === "function" ? new AbortController() : null;
+      var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
+      return fetch(SYNC_URL, {
+        method: "POST", headers: headers, body: packed || body, cache: "no-store",
+        signal: controller ? controller.signal : undefined
+      }).then(function (response) { clearTimeout(timer); return response; },
+        function (error) { clearTimeout(timer); throw error; });
     });
   }
 
@@ -71,32 +79,38 @@
       var report = { status: "empty", applied: [], rejected: [], retryAfter: null };
       function round() {
         return store.items().then(function (all) {
-          var batch = all.filter(function (item) {
+          var sent = all.filter(function (item) {
             return item.state === "pending" && item.user_id === session.user.id;
-          }).slice(0, BATCH);
-          if (!batch.length) return report;
+          }).slice(0, batch);
+          if (!sent.length) return report;
           var body = JSON.stringify({
-            operations: batch.map(function (item) {
+            operations: sent.map(function (item) {
               return { op: item.op, client_id: item.client_id, at: item.at, data: item.data };
             })
           });
           return post(body, session, lang).then(function (response) {
             if (response.status === 401) { report.status = "unauthorized"; return report; }
+            if (response.status === 413 && batch > 1) {  // too much at once for this server: smaller batches
+              batch = Math.ceil(batch / 2);
+              return round();
+            }
             if (!response.ok) {
               report.status = "retry";
               report.retryAfter = Number(response.headers.get("Retry-After")) || null;
               return report;
             }
+            batch = BATCH;
             return response.json().then(function (answer) {
               var results = answer.results || [];
-              return store.settle(batch, results).then(function () {
+              return store.settle(sent, results).then(function () {
                 results.forEach(function (result) {
-                  var entry = { item: batch[result.index], result: result };
-                  if (result.status === "rejected") report.rejected.push(entry);
-                  else report.applied.push(entry);
+                  var entry = { item: sent[result.index], result: result };
+                  if (!entry.item) return;
+                  if (result.status !== "rejected") report.applied.push(entry);
+                  else if (!(result.error && result.error.retry)) report.rejected.push(entry);
                 });
                 report.status = "done";
-                var progressed = results.some(function (result) { return batch[result.index]; });
+                var progressed = results.some(function (result) { return sent[result.index]; });
                 return store.set("lastSync", new Date().toISOString()).then(function () {
                   return progressed ? round() : report;  // an answer about none of them: stop, retry later
                 });

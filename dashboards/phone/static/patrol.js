@@ -145,14 +145,25 @@
   function onFix(fix) {
     if (!patrol || !patrol.tracking || fix.received - lastPoint < POINT_EVERY_MS) return;
     lastPoint = fix.received;
-    var point = { ref: app.patrolRef(), t: fix.t, lat: fix.lat, lon: fix.lon };
+    // A fix a moment older than the start is where the patrol started (the server keeps no
+    // point before it).
+    var t = Date.parse(fix.t) < Date.parse(patrol.started_at) ? patrol.started_at : fix.t;
+    var point = { user_id: app.state.session.user.id, t: t, lat: fix.lat, lon: fix.lon };
     if (fix.accuracy !== null) point.accuracy = Math.min(fix.accuracy, 100000);
     if (fix.speed !== null) point.speed = fix.speed;
     if (fix.bearing !== null) point.bearing = fix.bearing;
+    var first = !patrol.sent_first;
     battery().then(function (level) {
       if (level !== null) point.battery = level;
       return app.store.addPoint(point);
-    }).then(renderTracking);
+    }).then(function () {
+      if (first && patrol) {  // the police see the patrol on their map from its first point
+        patrol.sent_first = true;
+        save();
+        batchPoints();
+      }
+      renderTracking();
+    });
   }
 
   var batteryManager = null;
@@ -162,37 +173,45 @@
     return ready.then(function (b) { return Math.round(b.level * 100); }, function () { return null; });
   }
 
-  // The buffered points (of one patrol) become one `positions` operation in the outbox.
+  // The buffered points (of the person signed in, of the patrol under way) become one
+  // `positions` operation in the outbox; called until the buffer is empty when the patrol ends.
   function batchPoints() {
     var userId = app.state.session && app.state.session.user.id;
-    if (!userId) return Promise.resolve(null);
+    if (!userId || !patrol) return Promise.resolve(null);
+    var ref = app.patrolRef();
     return app.store.pointsToItem(function (rows) {
-      var ref = rows[0].ref;
-      var same = rows.filter(function (row) { return JSON.stringify(row.ref) === JSON.stringify(ref); });
-      var positions = same.map(function (row) {
+      var taken = rows.filter(function (row) { return row.user_id === userId; }).slice(0, MAX_POINTS);
+      if (!taken.length) return null;
+      var positions = taken.map(function (row) {
         var p = { t: row.t, lat: row.lat, lon: row.lon };
         ["accuracy", "speed", "bearing", "battery"].forEach(function (k) { if (row[k] !== undefined) p[k] = row[k]; });
         return p;
       });
       return {
-        rows: same,
+        rows: taken,
         item: {
           client_id: app.outbox.uuid(), op: "positions", at: new Date().toISOString(),
           data: Object.assign({ positions: positions }, ref), user_id: userId, state: "pending", error: null,
           saved_at: new Date().toISOString()
         }
       };
-    }, MAX_POINTS).then(function (item) {
+    }).then(function (item) {
       if (item) { app.refreshItems(); app.syncSoon(); }
       renderTracking();
       return item;
     });
   }
 
+  function batchAllPoints() {
+    return batchPoints().then(function (item) { return item ? batchAllPoints() : null; });
+  }
+
   // --- starting and ending ----------------------------------------------------------------
 
+  var starting = false;
   function start(event) {
     event.preventDefault();
+    if (starting || patrol) return;  // a second tap starts nothing
     var committeeId = selectedCommittee();
     var committee = committees().filter(function (c) { return c.id === committeeId; })[0];
     if (!committee) { showError("patrol.error.no_committee"); return; }
@@ -203,7 +222,11 @@
     var people = (members[committeeId] || []).filter(function (p) { return present.indexOf(p.id) >= 0; });
     if (!people.some(function (p) { return p.id === me.id; })) people.unshift({ id: me.id, display_name: me.display_name });
     var startedAt = new Date();
-    app.act("patrol_start", { committee_id: committeeId, members: present }, startedAt).then(function (item) {
+    starting = true;
+    $("patrol-start-button").disabled = true;
+    app.store.clearPoints().then(function () {
+      return app.act("patrol_start", { committee_id: committeeId, members: present }, startedAt);
+    }).then(function (item) {
       patrol = {
         client_id: item.client_id, id: null, committee_id: committeeId, committee_name: committee.name,
         members: people, started_at: startedAt.toISOString(), tracking: true
@@ -214,6 +237,12 @@
       startTracking();
       renderActive();
       $("patrol-summary").focus();
+    }).catch(function (error) {
+      console.error(error);
+      showError("patrol.error.not_saved");
+    }).then(function () {
+      starting = false;
+      $("patrol-start-button").disabled = false;
     });
   }
 
@@ -221,19 +250,25 @@
     if (!patrol) return;
     var ref = app.patrolRef();
     var ended = patrol;
-    batchPoints().then(function () {
+    $("patrol-end-yes").disabled = true;
+    batchAllPoints().then(function () {  // every point before the end, so none is left behind
       return app.act("patrol_end", ref, new Date());
     }).then(function () {
       stopTracking();
       patrol = null;
       return save();
     }).then(function () {
-      $("patrol-end-confirm").hidden = true;
+      closeConfirm();
       renderStart();
       renderActive();
       app.toast(t("patrol.ended", { committee: ended.committee_name || "" }), "info");
-    });
+    }).catch(function (error) {
+      console.error(error);
+      showError("patrol.error.not_saved");
+    }).then(function () { $("patrol-end-yes").disabled = false; });
   }
+
+  function closeConfirm() { $("patrol-end-confirm").hidden = true; }
 
   function showError(key, params) {
     var box = $("patrol-error");
@@ -241,54 +276,50 @@
     box.hidden = false;
   }
 
-  // What the server says of the person's shift (GET /api/v1/me): a patrol started on another
-  // member's phone is adopted (without tracking until asked); one that ended elsewhere is closed.
-  function fromServer(user) {
-    var server = user.active_patrol;
-    if (server && (!patrol || patrol.id === server.id)) {
-      var tracking = patrol ? patrol.tracking : false;
-      patrol = {
-        client_id: patrol ? patrol.client_id : null, id: server.id, committee_id: server.committee_id,
-        committee_name: server.committee_name, members: server.members, started_at: server.started_at, tracking: tracking
-      };
-      save();
-      if (tracking) startTracking();
-    } else if (!server && patrol && patrol.id) {
-      stopTracking();
-      app.store.clearPoints();
-      patrol = null;
-      save();
-      app.toast(t("patrol.closed_elsewhere"), "info");
+  function startPending() {
+    return Boolean(patrol && patrol.client_id && app.state.items.some(function (item) {
+      return item.client_id === patrol.client_id && item.state === "pending";
+    }));
+  }
+
+  function adopt(server) {
+    var tracking = patrol ? patrol.tracking : false;
+    patrol = {
+      client_id: patrol ? patrol.client_id : null, id: server.id, committee_id: server.committee_id,
+      committee_name: server.committee_name, members: server.members, started_at: server.started_at,
+      tracking: tracking, sent_first: patrol ? patrol.sent_first : false
+    };
+    save();
+    if (tracking) startTracking();
+  }
+
+  function closedElsewhere() {
+    stopTracking();
+    app.store.clearPoints();
+    patrol = null;
+    save();
+    app.toast(t("patrol.closed_elsewhere"), "info");
+  }
+
+  // What the server says of the person's shift (GET /api/v1/me, or the push to its members): a
+  // patrol started on another member's phone is adopted (without tracking until asked); one
+  // that ended elsewhere is closed here too. A start still waiting in the outbox is left alone.
+  function fromServer(server) {
+    if (server && server.status === "active") {
+      if (!patrol || patrol.id === server.id || (!patrol.id && !startPending())) adopt(server);
+    } else if (patrol && (server ? server.id === patrol.id : patrol.id || !startPending())) {
+      closedElsewhere();
     }
     renderStart();
     renderActive();
   }
 
-  // The outbox's answers: the server id of a patrol started offline, or why it could not start.
-  function synced(report) {
-    report.applied.forEach(function (entry) {
-      if (entry.item.op === "patrol_start" && patrol && patrol.client_id === entry.item.client_id) {
-        patrol.id = entry.result.id;
-        save();
-      }
-    });
-    report.rejected.forEach(function (entry) {
-      if (entry.item.op !== "patrol_start" || !patrol || patrol.client_id !== entry.item.client_id) return;
-      var error = entry.result.error || {};
-      showError("patrol.error.refused", { reason: error.message || "" });
-      stopTracking();
-      app.store.clearPoints();
-      forgetPatrol(entry.item.client_id);
-      patrol = null;
-      save();
-      renderStart();
-      renderActive();
-    });
-  }
-
   // A patrol the server refused to start never existed: its track and end are dropped, and the
   // reports made "during" it are sent again without it.
   function forgetPatrol(clientId) {
+    stopTracking();
+    app.store.clearPoints();
+    if (patrol && patrol.client_id === clientId) { patrol = null; save(); }
     var work = app.state.items.filter(function (item) {
       return item.data && item.data.patrol_client_id === clientId;
     }).map(function (item) {
@@ -299,6 +330,52 @@
       return app.store.putItem(item);
     });
     Promise.all(work).then(function () { app.refreshItems(); app.syncSoon(); });
+    renderStart();
+    renderActive();
+  }
+
+  function aboutPatrol(error) {
+    return Boolean(error && (error.fields || []).some(function (f) {
+      return f.field === "data.patrol_id" || f.field === "data.patrol_client_id";
+    }));
+  }
+
+  var asking = false;
+  // After every look at the outbox (the page's own syncs, or the service worker's while the
+  // app was closed): settle what became of a start, and never let a report wait on a patrol.
+  function reconcile(items) {
+    if (patrol && !patrol.id && patrol.client_id) {
+      var start = items.filter(function (item) { return item.client_id === patrol.client_id; })[0];
+      if (start && start.state === "rejected") {
+        showError("patrol.error.refused", { reason: (start.error || {}).message || "" });
+        forgetPatrol(start.client_id);
+        return;
+      }
+      if (!start && app.sessionValid() && !asking) {  // sent while we were not looking: ask for its id
+        asking = true;
+        app.loadMe().then(function () { asking = false; });
+      }
+    }
+    var repairs = items.filter(function (item) {
+      return item.state === "rejected" && (item.op === "incident" || item.op === "alarm") && aboutPatrol(item.error);
+    }).map(function (item) {
+      delete item.data.patrol_id;
+      delete item.data.patrol_client_id;
+      item.state = "pending";
+      item.error = null;
+      return app.store.putItem(item);
+    });
+    if (repairs.length) Promise.all(repairs).then(function () { app.refreshItems(); app.syncSoon(); });
+  }
+
+  // The outbox's answers: the server id of a patrol started offline.
+  function synced(report) {
+    report.applied.forEach(function (entry) {
+      if (entry.item.op === "patrol_start" && patrol && patrol.client_id === entry.item.client_id) {
+        patrol.id = entry.result.id;
+        save();
+      }
+    });
   }
 
   app.screens.patrol = {
@@ -306,13 +383,13 @@
       $("patrol-start").addEventListener("submit", start);
       $("patrol-end").addEventListener("click", function () { $("patrol-end-confirm").hidden = false; $("patrol-end-yes").focus(); });
       $("patrol-end-yes").addEventListener("click", end);
-      $("patrol-end-no").addEventListener("click", function () { $("patrol-end-confirm").hidden = true; $("patrol-end").focus(); });
+      $("patrol-end-no").addEventListener("click", function () { closeConfirm(); $("patrol-end").focus(); });
       $("patrol-track-toggle").addEventListener("click", function () {
         if (!patrol) return;
         patrol.tracking = !patrol.tracking;
         save();
         if (patrol.tracking) startTracking();
-        else batchPoints().then(stopTracking);
+        else batchAllPoints().then(stopTracking);
         renderActive();
       });
       app.on("session", function () {
@@ -324,11 +401,19 @@
           loadMembers();
         });
       });
-      app.on("me", function (user) { if (app.patrols()) { fromServer(user); loadMembers(); } });
+      app.on("me", function (user) { if (app.patrols()) { fromServer(user.active_patrol); loadMembers(); } });
+      app.on("ownpatrol", function (server) { if (app.patrols()) fromServer(server); });
+      app.on("outbox", function (items) { if (app.patrols()) reconcile(items); });
       app.on("fix", onFix);
       app.on("synced", synced);
       app.on("lang", function () { renderStart(); renderActive(); });
-      app.on("signout", function () { stopTracking(); patrol = null; renderActive(); });
+      app.on("signout", function () {
+        stopTracking();
+        patrol = null;
+        members = {};
+        closeConfirm();
+        renderActive();
+      });
       document.addEventListener("visibilitychange", function () {
         if (document.visibilityState === "visible" && patrol && patrol.tracking) keepAwake();
         if (document.visibilityState === "hidden") batchPoints();  // the browser may stop us now

@@ -34,12 +34,21 @@
   }
 
   function open(code, previous) {
+    if (form && !previous && !$("report-kinds").hidden && form.draft) {
+      // "Cambiar tipo": only the kind changes, what was typed stays.
+      form.kind = code;
+      form.draft = false;
+      setKindLabel(code);
+      $("report-kinds").hidden = true;
+      $("report-form").hidden = false;
+      $("report-kind-label").focus();
+      return;
+    }
     form = {
       kind: code, mapPoint: null, accuracyConfirmed: false, timeEdited: false, replaces: previous || null,
       openedAt: previous && previous.data.occurred_at ? new Date(previous.data.occurred_at) : new Date()
     };
-    var kind = app.state.kinds.filter(function (k) { return k.code === code; })[0];
-    $("report-kind-label").textContent = kind ? kindLabel(kind) : code;
+    setKindLabel(code);
     var data = previous ? previous.data : {};
     $("report-description").value = data.description || "";
     $("report-anonymous").checked = Boolean(data.anonymous);
@@ -55,6 +64,18 @@
     app.gps.want("report");
     renderLocation();
     $("report-kind-label").focus();
+  }
+
+  function setKindLabel(code) {
+    var kind = app.state.kinds.filter(function (k) { return k.code === code; })[0];
+    $("report-kind-label").textContent = kind ? kindLabel(kind) : code;
+  }
+
+  function changeKind() {
+    if (form) form.draft = true;
+    $("report-form").hidden = true;
+    $("report-kinds").hidden = false;
+    $("report-title").focus();
   }
 
   function backToKinds() {
@@ -130,6 +151,7 @@
       // Typed by the person, or else the moment they opened the form: when it happened.
       occurred_at: (form.timeEdited ? when : form.openedAt).toISOString()
     };
+    if (where.source === "gps" && where.accuracy !== null) data.accuracy = where.accuracy;  // police see how precise
     var description = $("report-description").value.trim();
     if (description) data.description = description;
     Object.assign(data, app.patrolRef ? app.patrolRef() : {});
@@ -163,12 +185,11 @@
 
   app.screens.report = {
     init: function () {
-      $("report-change-kind").addEventListener("click", backToKinds);
+      $("report-change-kind").addEventListener("click", changeKind);
       $("report-form").addEventListener("submit", submit);
       $("report-time").addEventListener("input", function () { if (form) form.timeEdited = true; });
       $("report-pick-map").addEventListener("click", function () {
-        var start = point();
-        app.pickPoint(start).then(function (picked) {
+        app.pickPoint().then(function (picked) {
           if (picked && form) { form.mapPoint = picked; renderLocation(); }
           $("report-pick-map").focus();
         });
@@ -190,6 +211,7 @@
       app.on("lang", function () { renderKinds(); renderLocation(); });
       app.on("fix", renderLocation);
       app.on("fixerror", renderLocation);
+      app.on("zone", renderLocation);
       app.on("signout", backToKinds);
       app.on("synced", function (report) {
         if (!lastSaved || $("report-done").hidden) return;

@@ -75,6 +75,9 @@
         if (!item) return;
         if (result.status === "applied" || result.status === "already_applied") {
           tx.store.delete(item.seq);
+        } else if (result.status === "rejected" && result.error && result.error.retry && (item.tries || 0) < 3) {
+          item.tries = (item.tries || 0) + 1;  // it clashed with a simultaneous request: goes again
+          tx.store.put(item);
         } else if (result.status === "rejected") {
           item.state = "rejected";
           item.error = result.error || null;

@@ -1,5 +1,7 @@
 // Ronda's service worker (scope /app/): the app shell and its files are cached at install, so
-// after the first visit the app opens with no network at all. The API and Socket.IO are never
+// after the first visit the app opens with no network at all. A new version installs beside the
+// old one and takes over when the person taps "Actualizar" (or when every tab of the old one is
+// closed), so an open page never mixes files of two versions. The API and Socket.IO are never
 // answered from here: the app knows it is offline and keeps what the person did in its outbox,
 // which this worker also sends when the signal comes back (Background Sync), app closed or not.
 "use strict";
@@ -17,8 +19,12 @@ self.addEventListener("install", function (event) {
     caches.open(CACHE).then(function (cache) {
       // cache: "reload": the server's copy, not one an HTTP cache kept from an older version.
       return cache.addAll(PRECACHE.map(function (url) { return new Request(url, { cache: "reload" }); }));
-    }).then(function () { return self.skipWaiting(); })
+    })
   );
+});
+
+self.addEventListener("message", function (event) {
+  if (event.data === "skip-waiting") self.skipWaiting();  // the person asked for the new version
 });
 
 self.addEventListener("activate", function (event) {
