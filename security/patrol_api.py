@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask_babel import gettext
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
@@ -23,6 +23,7 @@ from security.api import (
     error_body,
     error_response,
     me,
+    validation_error_response,
     viewer,
 )
 from security.context import ronda
@@ -199,9 +200,14 @@ def get_patrol_route(path: PatrolPath) -> tuple[Response, int]:
 )
 def end_patrol_route(path: PatrolPath, body: PatrolEnd) -> tuple[Response, int]:
     """A member's phone ends the shift."""
-    # No body means "now"; a body that is not JSON must not end the shift at the wrong time.
-    if request.get_data().strip() and request.get_json(silent=True) is None:
-        raise ValidationProblem("body", "El cuerpo no es JSON válido.")
+    # No body means "now"; a body that is not JSON must not end the shift at the wrong time, and
+    # one sent without a JSON content type still says when it ended.
+    raw = request.get_data().strip()
+    if raw:
+        try:
+            body = PatrolEnd.model_validate_json(raw)
+        except ValidationError as exc:
+            return validation_error_response(exc), 422
     patrol, event = patrols.end_patrol(session=db(), actor=me(), patrol_id=path.patrol_id, data=body)
     _commit_and_publish([event])
     return _patrol_answer(patrol)

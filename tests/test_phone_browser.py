@@ -4,6 +4,7 @@ a volunteer's or a neighbour's path and checks what they, the police and the ser
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -405,6 +406,27 @@ def test_with_no_signal_the_place_is_chosen_on_a_map_of_the_zones_own_blocks(pho
     assert incident["block_name"] == block
 
 
+def test_reports_made_while_the_server_is_down_arrive_once_when_it_is_back(
+    phones, app, db_url, tmp_path: Path, make_person
+):
+    make_person("police", username="comisaria")
+    make_person("volunteer", zone_id=4, username="nora")
+    server = start_server(db_url=db_url, tmp_path=tmp_path)
+    try:
+        phone = phones(server, point=ZONE_POINTS[4]).open().sign_in("nora").installed()
+        server.stop()  # the phone has signal; the station's server is down (a restart, a power cut)
+        phone.report("assault", description="Golpearon a un mototaxista")
+        phone.page.wait_for_selector("body[data-online=no]", timeout=15_000)
+        assert phone.pending() == 1
+        phone.page.reload()  # the app still opens, from the phone
+        phone.page.wait_for_selector("body[data-ready=report]", timeout=15_000)
+        server = start_server(db_url=db_url, tmp_path=tmp_path, port=server.port)
+        phone.wait_pending(0, timeout=30_000)  # sent again by itself, every few seconds
+        assert [i["description"] for i in reported_by(server, "comisaria", "nora")] == ["Golpearon a un mototaxista"]
+    finally:
+        server.stop()
+
+
 def test_police_are_sent_to_the_live_map(phones, live_server, make_person):
     make_person("police", username="sargento")
     phone = phones(live_server).open().sign_in("sargento", ready="police")
@@ -506,3 +528,49 @@ def test_every_screen_has_large_labelled_targets_aa_contrast_and_no_sideways_scr
     phone.page.wait_for_selector(".leaflet-container path", timeout=10_000)
     assert phone.page.locator(".leaflet-overlay-pane path").count() > 20  # the zone and its blocks, no tiles
     assert phone.page.evaluate(AUDIT) == [], "map"
+
+
+def test_without_gps_the_alarm_asks_for_the_place_on_the_map_and_goes(phones, live_server, make_person):
+    make_person("police", username="comisaria")
+    make_person("neighbor", zone_id=1, username="elsa")
+    phone = phones(live_server)
+    phone.context.clear_permissions()  # she said no to the location
+    phone.open().sign_in("elsa")
+    phone.go("alarm")
+    box = phone.page.locator("#alarm-button").bounding_box()
+    phone.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    phone.page.mouse.down()
+    time.sleep(2.4)
+    phone.page.mouse.up()
+    phone.page.wait_for_selector("#map-panel:not([hidden]) .leaflet-overlay-pane path", timeout=15_000)
+    assert "No sabemos dónde está" in phone.page.inner_text("#map-title")
+    assert phone.reachable("#pick-map") and phone.reachable("#map-close")
+    map_box = phone.page.locator("#pick-map").bounding_box()
+    phone.page.mouse.click(map_box["x"] + map_box["width"] / 2, map_box["y"] + map_box["height"] / 2)
+    phone.page.click("#map-use")
+    phone.page.wait_for_selector("#alarm-result:has-text('Alarma enviada')", timeout=15_000)
+    assert api(live_server, "comisaria", "GET", "/api/v1/alarms")[0]["raised_by"]["username"] == "elsa"
+
+
+def test_an_operation_that_clashed_with_another_goes_again_by_itself(phones, live_server, make_person):
+    make_person("police", username="comisaria")
+    make_person("volunteer", zone_id=1, username="hugo")
+    phone = phones(live_server).open().sign_in("hugo")
+    clashes = []
+
+    def clash_twice(route: Any) -> None:
+        if len(clashes) < 2:  # the server says: a simultaneous request got in the way, send it again
+            clashes.append(route.request.url)
+            error = {"error": "conflict", "message": "La operación chocó con otra simultánea.", "retry": True}
+            answer = {"applied": 0, "already_applied": 0, "rejected": 1,
+                      "results": [{"index": 0, "status": "rejected", "error": error}]}  # fmt: skip
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(answer))
+        else:
+            route.continue_()
+
+    phone.page.route("**/api/v1/sync", clash_twice)
+    phone.report("robbery", description="Otra vez en el paradero")
+    phone.wait_pending(0, timeout=15_000)
+    assert len(clashes) == 2
+    assert [i["description"] for i in reported_by(live_server, "comisaria", "hugo")] == ["Otra vez en el paradero"]
+    assert phone.page.locator("#outbox-list .card").count() == 0

@@ -67,6 +67,7 @@
     clearTimeout(countdown.timer);
     countdown = null;
     closeCountdown();
+    if (app.closeMap) app.closeMap();
     $("alarm-result").textContent = t("alarm.cancelled");
     $("alarm-button").focus();
   }
@@ -74,6 +75,7 @@
   function waitForFix() {
     var fix = app.gps.recent(FIX_MAX_AGE_MS);
     if (fix) return Promise.resolve(fix);
+    if (app.gps.error === "denied" || app.gps.error === "unsupported") return Promise.resolve(null);  // no use waiting
     $("alarm-countdown-text").textContent = t("alarm.waiting_fix");
     return new Promise(function (resolve) {
       var timer = setTimeout(function () { resolve(null); }, WAIT_FOR_FIX_MS);
@@ -93,8 +95,9 @@
     waitForFix().then(function (fix) {
       if (countdown !== mine) return null;
       if (fix) return { lat: fix.lat, lon: fix.lon };
-      $("alarm-countdown-text").textContent = t("alarm.no_fix");
-      return app.pickPoint(null);
+      // No GPS: the place is tapped on the map (closing it cancels the alarm).
+      $("alarm-countdown").hidden = true;
+      return app.pickPoint(t("alarm.no_fix"));
     }).then(function (where) {
       if (countdown !== mine) return null;  // cancelled meanwhile: nothing is sent
       countdown = null;
@@ -157,7 +160,12 @@
       app.on("fixerror", renderFix);
       app.on("lang", renderFix);
       app.on("zone", renderFix);
-      app.on("signout", cancel);
+      app.on("signout", function () {
+        cancel();
+        lastAlarm = null;
+        $("alarm-result").textContent = "";
+        help(null);
+      });
       app.on("synced", function (report) {
         report.applied.concat(report.rejected).forEach(function (entry) {
           if (entry.item.client_id !== lastAlarm) return;

@@ -59,7 +59,8 @@
   function api(path, options) {
     options = options || {};
     var headers = Object.assign({ "Accept-Language": i18n.lang() }, options.headers || {});
-    if (state.session && !options.anonymous) headers.Authorization = "Bearer " + state.session.token;
+    if (options.token) headers.Authorization = "Bearer " + options.token;
+    else if (state.session && !options.anonymous) headers.Authorization = "Bearer " + state.session.token;
     if (options.json !== undefined) {
       headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(options.json);
@@ -71,7 +72,8 @@
       method: options.method || "GET", headers: headers, body: options.body, cache: "no-store",
       signal: controller ? controller.signal : undefined
     }).then(function (response) {
-      clearTimeout(timer);
+      // The timer keeps running while the answer is read: a body stuck halfway is given up too
+      // (aborting a finished request does nothing).
       reachable(true);
       if (response.status === 401 && !options.anonymous && asked === (state.session && state.session.token)) expire();
       return response;
@@ -137,9 +139,7 @@
             throw error;
           }
           reply = body;
-          return fetch("/api/v1/me", {
-            headers: { "Authorization": "Bearer " + body.access_token, "Accept-Language": i18n.lang() }, cache: "no-store"
-          });
+          return api("/api/v1/me", { token: body.access_token });
         });
       })
       .then(function (response) {
@@ -178,7 +178,6 @@
     state.zone = null;
     state.blocks = null;
     ["reports", "patrol", "committee_members", "zone"].forEach(function (key) { store.remove(key); });
-    store.clearPoints();
   }
 
   function signOut() {
@@ -242,6 +241,7 @@
       backoff = report.status === "done" || report.status === "empty"
         ? SYNC_EVERY_MS : Math.min(backoff * 2, 30000);
       if (report.retryAfter) backoff = Math.max(backoff, report.retryAfter * 1000);
+      if (report.clash) { backoff = SYNC_EVERY_MS; syncSoon(1000); }  // a clash with another request: again in a moment
       return store.get("lastSync").then(function (lastSync) {
         state.lastSync = lastSync || state.lastSync;
         return refreshItems();
@@ -408,10 +408,13 @@
     loadSocketClient().then(function () {
       if (socket || !sessionValid()) return;
       socket = self.io({ auth: { token: state.session.token, feed: "mine" }, transports: ["websocket", "polling"] });
+      var connectedBefore = false;
       socket.on("connect", function () {
         document.body.setAttribute("data-live", "yes");
         reachable(true);
         loadReports();  // what changed while the phone was away
+        if (connectedBefore) loadMe();  // and the shift (a push missed meanwhile)
+        connectedBefore = true;
       });
       socket.on("disconnect", function () { document.body.setAttribute("data-live", "no"); });
       socket.on("connect_error", function (error) {

@@ -123,9 +123,11 @@
     if (done) done(result);
   }
 
-  // Open the map; resolves with {lat, lon, block_name} or null when closed without a point.
-  function pick() {
+  // Open the map (`title`: why, when it is not the usual); resolves with {lat, lon, block_name}
+  // or null when closed without a point.
+  function pick(title) {
     picked = null;
+    $("map-title").textContent = title || t("map.title");
     $("map-use").disabled = true;
     $("map-picked").textContent = t("map.tap");
     $("map-panel").hidden = false;
@@ -167,5 +169,6 @@
     }
   };
   app.pickPoint = pick;
+  app.closeMap = function () { if (!$("map-panel").hidden) close(null); };
   app.blockName = blockName;
 })(self);

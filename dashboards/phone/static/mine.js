@@ -54,6 +54,7 @@
         actions.appendChild(button(t("mine.retry"), "retry", function () {
           item.state = "pending";
           item.error = null;
+          item.tries = 0;
           app.store.putItem(item).then(function () { app.refreshItems(); app.syncSoon(); });
         }));
         actions.appendChild(button(t("mine.discard"), "discard danger", function () {

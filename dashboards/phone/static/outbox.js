@@ -63,11 +63,11 @@
       if (packed) headers["Content-Encoding"] = "gzip";
       var controller = typeof AbortController === "function" ? new AbortController() : null;
       var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
+      // The timer also covers reading the answer; aborting a finished request does nothing.
       return fetch(SYNC_URL, {
         method: "POST", headers: headers, body: packed || body, cache: "no-store",
         signal: controller ? controller.signal : undefined
-      }).then(function (response) { clearTimeout(timer); return response; },
-        function (error) { clearTimeout(timer); throw error; });
+      }).catch(function (error) { clearTimeout(timer); throw error; });
     });
   }
 
@@ -76,7 +76,7 @@
   // retryAfter}; status is "done", "offline", "unauthorized", "retry" or "empty".
   function flush(session, lang) {
     return exclusive(function () {
-      var report = { status: "empty", applied: [], rejected: [], retryAfter: null };
+      var report = { status: "empty", applied: [], rejected: [], retryAfter: null, clash: false };
       function round() {
         return store.items().then(function (all) {
           var sent = all.filter(function (item) {
@@ -102,17 +102,21 @@
             batch = BATCH;
             return response.json().then(function (answer) {
               var results = answer.results || [];
+              var again = false;
+              results.forEach(function (result) {
+                var entry = { item: sent[result.index], result: result };
+                if (!entry.item) return;
+                if (result.status !== "rejected") report.applied.push(entry);
+                else if (store.retries(entry.item, result)) again = true;  // a clash: goes again, later
+                else report.rejected.push(entry);
+              });
               return store.settle(sent, results).then(function () {
-                results.forEach(function (result) {
-                  var entry = { item: sent[result.index], result: result };
-                  if (!entry.item) return;
-                  if (result.status !== "rejected") report.applied.push(entry);
-                  else if (!(result.error && result.error.retry)) report.rejected.push(entry);
-                });
-                report.status = "done";
+                report.status = again ? "retry" : "done";
+                report.clash = again;
                 var progressed = results.some(function (result) { return sent[result.index]; });
                 return store.set("lastSync", new Date().toISOString()).then(function () {
-                  return progressed ? round() : report;  // an answer about none of them: stop, retry later
+                  // An answer about none of them, or a clash to retry: stop here, the loop comes back.
+                  return progressed && !again ? round() : report;
                 });
               });
             });

@@ -175,10 +175,10 @@
 
   // The buffered points (of the person signed in, of the patrol under way) become one
   // `positions` operation in the outbox; called until the buffer is empty when the patrol ends.
-  function batchPoints() {
-    var userId = app.state.session && app.state.session.user.id;
-    if (!userId || !patrol) return Promise.resolve(null);
-    var ref = app.patrolRef();
+  function batchPoints(owner) {
+    var userId = owner ? owner.userId : app.state.session && app.state.session.user.id;
+    var ref = owner ? owner.ref : app.patrolRef();
+    if (!userId || !ref || !Object.keys(ref).length) return Promise.resolve(null);
     return app.store.pointsToItem(function (rows) {
       var taken = rows.filter(function (row) { return row.user_id === userId; }).slice(0, MAX_POINTS);
       if (!taken.length) return null;
@@ -202,8 +202,13 @@
     });
   }
 
+  // Every buffered point of the person and patrol of this moment, whatever happens meanwhile
+  // (the person signing out, another signing in).
   function batchAllPoints() {
-    return batchPoints().then(function (item) { return item ? batchAllPoints() : null; });
+    if (!patrol || !app.state.session) return Promise.resolve(null);
+    var owner = { userId: app.state.session.user.id, ref: app.patrolRef() };
+    function next() { return batchPoints(owner).then(function (item) { return item ? next() : null; }); }
+    return next();
   }
 
   // --- starting and ending ----------------------------------------------------------------
@@ -295,10 +300,15 @@
 
   function closedElsewhere() {
     stopTracking();
-    app.store.clearPoints();
+    closeConfirm();
+    var points = batchAllPoints();  // what this phone recorded still belongs to the shift
     patrol = null;
     save();
-    app.toast(t("patrol.closed_elsewhere"), "info");
+    points.then(function () { app.toast(t("patrol.closed_elsewhere"), "info"); });
+  }
+
+  function endPending() {
+    return app.state.items.some(function (item) { return item.op === "patrol_end" && item.state === "pending"; });
   }
 
   // What the server says of the person's shift (GET /api/v1/me, or the push to its members): a
@@ -306,6 +316,7 @@
   // that ended elsewhere is closed here too. A start still waiting in the outbox is left alone.
   function fromServer(server) {
     if (server && server.status === "active") {
+      if (!patrol && endPending()) return;  // ended here, the end not sent yet: it is not active
       if (!patrol || patrol.id === server.id || (!patrol.id && !startPending())) adopt(server);
     } else if (patrol && (server ? server.id === patrol.id : patrol.id || !startPending())) {
       closedElsewhere();
@@ -347,8 +358,13 @@
     if (patrol && !patrol.id && patrol.client_id) {
       var start = items.filter(function (item) { return item.client_id === patrol.client_id; })[0];
       if (start && start.state === "rejected") {
+        // Said once on this screen; the refused start itself cannot be retried, it goes.
         showError("patrol.error.refused", { reason: (start.error || {}).message || "" });
         forgetPatrol(start.client_id);
+        app.store.deleteItem(start.seq).then(function () {
+          app.refreshItems();
+          if (app.sessionValid()) app.loadMe();  // the patrol they may be on after all (a colleague's)
+        });
         return;
       }
       if (!start && app.sessionValid() && !asking) {  // sent while we were not looking: ask for its id
@@ -408,11 +424,16 @@
       app.on("synced", synced);
       app.on("lang", function () { renderStart(); renderActive(); });
       app.on("signout", function () {
+        // The person's last points go to their outbox (sent when they are back), then nothing
+        // of them stays on screen.
+        var points = batchAllPoints();
         stopTracking();
         patrol = null;
         members = {};
         closeConfirm();
+        $("patrol-error").hidden = true;
         renderActive();
+        points.then(function () { return app.store.clearPoints(); });
       });
       document.addEventListener("visibilitychange", function () {
         if (document.visibilityState === "visible" && patrol && patrol.tracking) keepAwake();

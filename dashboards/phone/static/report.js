@@ -151,7 +151,7 @@
       // Typed by the person, or else the moment they opened the form: when it happened.
       occurred_at: (form.timeEdited ? when : form.openedAt).toISOString()
     };
-    if (where.source === "gps" && where.accuracy !== null) data.accuracy = where.accuracy;  // police see how precise
+    if (where.source === "gps" && where.accuracy !== null) data.accuracy = Math.min(where.accuracy, 100000);  // police see how precise
     var description = $("report-description").value.trim();
     if (description) data.description = description;
     Object.assign(data, app.patrolRef ? app.patrolRef() : {});

@@ -65,6 +65,12 @@
     });
   }
 
+  // Whether a refused item goes again by itself: it clashed with a simultaneous request
+  // (the server says `retry`), at most three times.
+  function retries(item, result) {
+    return Boolean(result.status === "rejected" && result.error && result.error.retry && (item.tries || 0) < 3);
+  }
+
   // What the server answered for a batch: each confirmed item is deleted by its own key (never
   // by clearing the store), each refused one kept with the reason. One transaction.
   function settle(sent, results) {
@@ -75,8 +81,8 @@
         if (!item) return;
         if (result.status === "applied" || result.status === "already_applied") {
           tx.store.delete(item.seq);
-        } else if (result.status === "rejected" && result.error && result.error.retry && (item.tries || 0) < 3) {
-          item.tries = (item.tries || 0) + 1;  // it clashed with a simultaneous request: goes again
+        } else if (retries(item, result)) {
+          item.tries = (item.tries || 0) + 1;
           tx.store.put(item);
         } else if (result.status === "rejected") {
           item.state = "rejected";
@@ -124,7 +130,7 @@
   self.RondaStore = {
     open: open, get: get, set: set, remove: remove,
     addItem: addItem, items: items, itemByClientId: itemByClientId, putItem: putItem,
-    deleteItem: deleteItem, settle: settle,
+    deleteItem: deleteItem, settle: settle, retries: retries,
     addPoint: addPoint, countPoints: countPoints, pointsToItem: pointsToItem, clearPoints: clearPoints
   };
 })(self);
