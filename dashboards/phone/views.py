@@ -124,7 +124,7 @@ def precache_list() -> list[str]:
 def _manifest_text() -> str:
     return json.dumps(
         {
-            "name": "Ronda · Seguridad ciudadana",
+            "name": "Ronda",
             "short_name": "Ronda",
             "description": "Reportes, alarmas vecinales y rondas de patrullaje de Villa María del Triunfo.",
             "lang": "es-PE",
