@@ -60,19 +60,13 @@ CSP = (
 phone = Blueprint("phone", __name__, template_folder="templates")
 
 
-def _path(name: str) -> Path:
-    if name.startswith("vendor:"):
-        package, _, filename = name.removeprefix("vendor:").partition("/")
-        return vendor_path(package, filename)
-    return STATIC / name
-
-
 def asset_url(name: str) -> str:
-    """The URL of one of the app's files (or a vendor file), with its content revision."""
+    """The URL of one of the app's files ("vendor:package/file" for npm's), with its content revision."""
     if name.startswith("vendor:"):
         package, _, filename = name.removeprefix("vendor:").partition("/")
-        return url_for("web.vendor", package=package, filename=filename, v=revision(_path(name)))
-    return url_for("phone.static_file", filename=name, v=revision(_path(name)))
+        v = revision(vendor_path(package, filename))
+        return url_for("web.vendor", package=package, filename=filename, v=v)
+    return url_for("phone.static_file", filename=name, v=revision(STATIC / name))
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@
       closeCountdown();
       if (!where) { $("alarm-result").textContent = t("alarm.not_sent_no_place"); return null; }
       // Only a patrol the server has confirmed: an alarm must never be refused over its patrol.
-      var patrol = app.patrolRef ? app.patrolRef() : {};
+      var patrol = app.patrolRef();
       var data = Object.assign({ source: "app", lat: where.lat, lon: where.lon }, patrol.patrol_id ? patrol : {});
       return app.act("alarm", data, pressedAt).then(function (item) {
         lastAlarm = item.client_id;

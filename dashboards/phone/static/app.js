@@ -352,11 +352,9 @@
   function loadReports() {
     if (!sessionValid()) return Promise.resolve();
     return getJSON("/api/v1/me/reports").then(function (answer) {
-      var before = state.reports;
       answer.fetched_at = new Date().toISOString();
-      if (before) keepNewer(before, answer);
+      if (state.reports) merge(state.reports, answer);
       state.reports = answer;
-      if (before) announceChanges(before, answer);
       noteContact();
       emit("reports", answer);
       return store.set("reports", answer);
@@ -371,14 +369,19 @@
     renderStatus();
   }
 
-  // A push may have brought a newer state than a listing that was slower to arrive.
+  // A fresh listing against what the phone showed: a push may have brought a newer state than a
+  // listing that was slower to arrive (that state stays), and a change the phone missed while
+  // away is announced.
   var RANK = { reported: 0, raised: 0, acknowledged: 1, dispatched: 2, resolved: 3, dismissed: 3, duplicate: 3 };
-  function keepNewer(before, after) {
+  function merge(before, after) {
     ["incidents", "alarms"].forEach(function (kind) {
       (after[kind] || []).forEach(function (view, index) {
         var old = (before[kind] || []).filter(function (o) { return sameReport(o, view); })[0];
-        if (old && (RANK[old.status] || 0) > (RANK[view.status] || 0)) {
+        if (!old) return;
+        if ((RANK[old.status] || 0) > (RANK[view.status] || 0)) {
           after[kind][index] = Object.assign({}, view, old, { my_pressed_at: view.my_pressed_at, joined: view.joined });
+        } else if (old.status !== view.status) {
+          announce(view);
         }
       });
     });
@@ -446,7 +449,7 @@
       break;
     }
     if (!old) list.unshift(view);
-    if (!old || old.status !== view.status) announce(view, old);
+    if (!old || old.status !== view.status) announce(view);
     store.set("reports", state.reports);
     emit("reports", state.reports);
   }
@@ -473,21 +476,11 @@
     return t(outcome, { block: view.block_name || "" });
   }
 
-  function announce(view, old) {
-    if (old && old.status === view.status) return;
+  function announce(view) {
     var text = changeText(view);
     if (!text) return;
     toast(text, "news");
     if (navigator.vibrate) navigator.vibrate(200);
-  }
-
-  function announceChanges(before, after) {
-    ["incidents", "alarms"].forEach(function (kind) {
-      (after[kind] || []).forEach(function (view) {
-        var old = (before[kind] || []).filter(function (o) { return sameReport(o, view); })[0];
-        if (old && old.status !== view.status) announce(view, old);
-      });
-    });
   }
 
   // --- toasts ------------------------------------------------------------------------------
@@ -689,9 +682,9 @@
   }
 
   Object.assign(app, {
-    api: api, getJSON: getJSON, act: act, sync: sync, syncSoon: syncSoon, refreshItems: refreshItems,
-    myItems: myItems, toast: toast, loadMe: loadMe, expire: expire, go: go, kindName: kindName, kindLabel: kindLabel, changeText: changeText, sessionValid: sessionValid,
-    loadReports: loadReports, renderStatus: renderStatus
+    getJSON: getJSON, act: act, syncSoon: syncSoon, refreshItems: refreshItems, myItems: myItems, toast: toast,
+    loadMe: loadMe, loadReports: loadReports, go: go, kindLabel: kindLabel, changeText: changeText,
+    sessionValid: sessionValid
   });
   document.addEventListener("DOMContentLoaded", boot);
 })(self);

@@ -41,6 +41,28 @@
     }).then(renderStart);
   }
 
+  // A large labelled radio or checkbox (the whole label is the target).
+  function choice(type, name, value, text) {
+    var label = el("label", "choice");
+    var input = el("input");
+    input.type = type;
+    input.name = name;
+    input.value = value;
+    label.appendChild(input);
+    label.appendChild(el("span", null, text));
+    return { label: label, input: input };
+  }
+
+  // The members of a committee known on the phone, the person first if the list lacks them.
+  function people(committeeId) {
+    var me = app.state.session.user;
+    var known = (members[committeeId] || []).slice();
+    if (!known.some(function (p) { return p.id === me.id; })) known.unshift({ id: me.id, display_name: me.display_name });
+    return known;
+  }
+
+  function nameOf(person) { return person.display_name || person.username; }
+
   function selectedCommittee() {
     var checked = document.querySelector("input[name=committee]:checked");
     return checked ? Number(checked.value) : null;
@@ -54,16 +76,10 @@
     $("patrol-none").hidden = mine.length > 0;
     $("patrol-start").hidden = !mine.length || Boolean(patrol);
     mine.forEach(function (committee, index) {
-      var label = el("label", "choice");
-      var input = el("input");
-      input.type = "radio";
-      input.name = "committee";
-      input.value = committee.id;
-      input.checked = chosen ? chosen === committee.id : index === 0;
-      input.addEventListener("change", renderMembers);
-      label.appendChild(input);
-      label.appendChild(el("span", null, committee.name));
-      list.appendChild(label);
+      var option = choice("radio", "committee", committee.id, committee.name);
+      option.input.checked = chosen ? chosen === committee.id : index === 0;
+      option.input.addEventListener("change", renderMembers);
+      list.appendChild(option.label);
     });
     renderMembers();
   }
@@ -74,18 +90,11 @@
     var me = app.state.session && app.state.session.user;
     var committeeId = selectedCommittee();
     if (!me || !committeeId) return;
-    var people = (members[committeeId] || []).slice();
-    if (!people.some(function (p) { return p.id === me.id; })) people.unshift({ id: me.id, display_name: me.display_name });
-    people.forEach(function (person) {
-      var label = el("label", "choice");
-      var input = el("input");
-      input.type = "checkbox";
-      input.name = "member";
-      input.value = person.id;
-      if (person.id === me.id) { input.checked = true; input.disabled = true; }  // the one who starts is present
-      label.appendChild(input);
-      label.appendChild(el("span", null, person.id === me.id ? t("patrol.me", { name: person.display_name || person.username }) : person.display_name || person.username));
-      box.appendChild(label);
+    people(committeeId).forEach(function (person) {
+      var mine = person.id === me.id;
+      var option = choice("checkbox", "member", person.id, mine ? t("patrol.me", { name: nameOf(person) }) : nameOf(person));
+      if (mine) { option.input.checked = true; option.input.disabled = true; }  // the one who starts is present
+      box.appendChild(option.label);
     });
     $("patrol-members-missing").hidden = Boolean(members[committeeId]);
   }
@@ -99,7 +108,7 @@
     $("patrol-summary").textContent = t("patrol.summary", {
       committee: patrol.committee_name || "", since: app.i18n.time(patrol.started_at)
     });
-    $("patrol-who").textContent = (patrol.members || []).map(function (m) { return m.display_name || m.username; }).join(", ");
+    $("patrol-who").textContent = (patrol.members || []).map(nameOf).join(", ");
     $("patrol-track-toggle").textContent = t(patrol.tracking ? "patrol.tracking_stop" : "patrol.tracking_start");
     $("patrol-track-toggle").setAttribute("aria-pressed", String(Boolean(patrol.tracking)));
     renderTracking();
@@ -220,12 +229,10 @@
     var committeeId = selectedCommittee();
     var committee = committees().filter(function (c) { return c.id === committeeId; })[0];
     if (!committee) { showError("patrol.error.no_committee"); return; }
-    var me = app.state.session.user;
     var present = Array.prototype.map.call(document.querySelectorAll("input[name=member]:checked"), function (input) {
       return Number(input.value);
     });
-    var people = (members[committeeId] || []).filter(function (p) { return present.indexOf(p.id) >= 0; });
-    if (!people.some(function (p) { return p.id === me.id; })) people.unshift({ id: me.id, display_name: me.display_name });
+    var onPatrol = people(committeeId).filter(function (p) { return present.indexOf(p.id) >= 0; });
     var startedAt = new Date();
     starting = true;
     $("patrol-start-button").disabled = true;
@@ -234,7 +241,7 @@
     }).then(function (item) {
       patrol = {
         client_id: item.client_id, id: null, committee_id: committeeId, committee_name: committee.name,
-        members: people, started_at: startedAt.toISOString(), tracking: true
+        members: onPatrol, started_at: startedAt.toISOString(), tracking: true
       };
       return save();
     }).then(function () {

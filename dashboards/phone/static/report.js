@@ -10,13 +10,12 @@
   var FUTURE_SLACK_MS = 5 * 60000;  // the server's tolerance for a fast phone clock
   var form = null;                  // {kind, mapPoint, accuracyConfirmed, timeEdited, replaces}
 
-  function kindLabel(kind) { return app.i18n.lang() === "en" ? kind.label_en : kind.label_es; }
 
   function renderKinds() {
     var grid = $("kind-grid");
     grid.textContent = "";
     app.state.kinds.forEach(function (kind) {
-      var button = el("button", "kind-button", kindLabel(kind));
+      var button = el("button", "kind-button", app.kindLabel(kind.code));
       button.type = "button";
       button.setAttribute("data-kind", kind.code);
       button.style.setProperty("--kind", app.config.kind_colours[kind.code] || "#555");
@@ -66,10 +65,7 @@
     $("report-kind-label").focus();
   }
 
-  function setKindLabel(code) {
-    var kind = app.state.kinds.filter(function (k) { return k.code === code; })[0];
-    $("report-kind-label").textContent = kind ? kindLabel(kind) : code;
-  }
+  function setKindLabel(code) { $("report-kind-label").textContent = app.kindLabel(code); }
 
   function changeKind() {
     if (form) form.draft = true;
@@ -154,7 +150,7 @@
     if (where.source === "gps" && where.accuracy !== null) data.accuracy = Math.min(where.accuracy, 100000);  // police see how precise
     var description = $("report-description").value.trim();
     if (description) data.description = description;
-    Object.assign(data, app.patrolRef ? app.patrolRef() : {});
+    Object.assign(data, app.patrolRef());
     var replaces = form.replaces;
     var button = $("report-send");
     button.disabled = true;
