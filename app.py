@@ -29,6 +29,8 @@ from sqlmodel import Session, col, select
 
 from dashboards import api as dashboards_api
 from dashboards import cli as dashboards_cli
+from dashboards.admin import admin
+from dashboards.console import console
 from dashboards.phone import phone
 from dashboards.report_views import report_web
 from dashboards.views import web
@@ -55,11 +57,13 @@ def _env_config() -> dict[str, Any]:
     for name in ("DATABASE_URL", "SOCKETIO_MESSAGE_QUEUE", "SECRET_KEY"):
         if os.environ.get(name):
             config[name] = os.environ[name]
-    for name in ("TOKEN_TTL_SECONDS", "ALARM_ESCALATION_SECONDS"):
+    for name in ("TOKEN_TTL_SECONDS", "ALARM_ESCALATION_SECONDS", "INCIDENT_ACK_OVERDUE_MINUTES", "PROXY_COUNT"):
         if os.environ.get(name):
             config[name] = int(os.environ[name])
     if os.environ.get("PATROL_PUSH_SECONDS"):
         config["PATROL_PUSH_SECONDS"] = float(os.environ["PATROL_PUSH_SECONDS"])
+    if os.environ.get("MAP_TILES", "").lower() in ("0", "false", "no"):
+        config["MAP_TILES"] = False  # no OpenStreetMap background (a station with no internet)
     if os.environ.get("RONDA_DEBUG", "").lower() in ("1", "true", "yes"):
         config["DEBUG"] = True
     return config
@@ -158,6 +162,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         SECRET_KEY=None,
         TOKEN_TTL_SECONDS=12 * 3600,
         ALARM_ESCALATION_SECONDS=120,
+        # An incident still unacknowledged this long is highlighted in the operators' queue.
+        INCIDENT_ACK_OVERDUE_MINUTES=15,
+        # Proxies in front (nginx: 1) whose X-Forwarded-For/-Proto to trust, for the audit's addresses.
+        PROXY_COUNT=0,
         PATROL_PUSH_SECONDS=5,
         LOAD_DEMO=True,
         MAX_CONTENT_LENGTH=1024 * 1024,
@@ -189,6 +197,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         index = build_index(session=session)
     app.extensions["ronda"] = Ronda(engine=engine, index=index)
 
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     security_api.init_app(app)
     patrol_api.init_app(app)
     me_api.init_app(app)
@@ -198,6 +211,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.register_blueprint(web)
     app.register_blueprint(report_web)
     app.register_blueprint(phone)
+    app.register_blueprint(console)
+    app.register_blueprint(admin)
     socketio.init_app(
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],

@@ -94,6 +94,9 @@ def build_live_map(
     bounds = _bounds(features)
     center = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2] if bounds else [-12.17, -76.92]
     fmap = folium.Map(location=center, zoom_start=13, tiles="OpenStreetMap" if tiles else None, prefer_canvas=False)
+    # The map's own maxZoom (folium gives it to the tile layer only): without tiles the marker
+    # cluster needs one, and the block outlines are read up to street level.
+    fmap.options["max_zoom"] = 19
     fmap.default_js = [("leaflet", assets.leaflet_js)]
     fmap.default_css = [("leaflet_css", assets.leaflet_css)]
     if bounds:
@@ -193,6 +196,11 @@ def build_month_map(
         ).add_to(layer)
     folium.LayerControl(collapsed=True).add_to(fmap)
     return fmap
+
+
+def feature_bounds(feature: dict[str, Any]) -> list[list[float]] | None:
+    """[[south, west], [north, east]] of one EPSG:4326 GeoJSON feature (None without coordinates)."""
+    return _bounds([feature])
 
 
 def _bounds(features: list[dict[str, Any]]) -> list[list[float]] | None:

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, render_template_string, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale, gettext
 
+from dashboards.console import note_refusal
 from dashboards.report import ReportData, report_data, report_labels
 from dashboards.trends import Month, TrendsError
 from dashboards.views import _db, current_user, sign_in_first
@@ -69,9 +70,8 @@ def committee_report_pdf() -> ResponseReturnValue:
     else:
         # Without a zone, a committee member gets their own zone; police and admins the district.
         zone_id = None if viewer.sees_all_zones else viewer.zone_id
-    if zone_id is None and not viewer.sees_all_zones:
-        return _problem(403, gettext("Solo puede ver el informe de su propia zona."))
-    if zone_id is not None and not viewer.may_see_zone(zone_id):
+    if (zone_id is None and not viewer.sees_all_zones) or (zone_id is not None and not viewer.may_see_zone(zone_id)):
+        note_refusal(_db(), user=user, status=403, object_type="zone", object_id=zone_id)
         return _problem(403, gettext("Solo puede ver el informe de su propia zona."))
 
     try:

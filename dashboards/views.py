@@ -25,9 +25,18 @@ from flask_babel import format_date, format_decimal, format_percent, get_locale,
 from sqlmodel import Session
 
 from dashboards.assets import resolve, send_asset
-from dashboards.livemap import KIND_COLOURS, AssetUrls, MapLabels, build_live_map, build_month_map, map_parts
+from dashboards.livemap import (
+    KIND_COLOURS,
+    AssetUrls,
+    MapLabels,
+    build_live_map,
+    build_month_map,
+    feature_bounds,
+    map_parts,
+)
 from dashboards.mapdata import WINDOWS, map_data
 from dashboards.trends import Month, TrendsError, compute_trends
+from security.api import record_sign_in
 from security.auth import AuthError, authenticate, issue_token, viewer_of
 from security.context import ronda
 from security.kinds import KINDS
@@ -129,7 +138,12 @@ def _check_csrf() -> None:
 
 @web.app_context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "current_locale": str(get_locale() or "es"), "lang_url": _lang_url}
+    return {
+        "csrf_token": csrf_token,
+        "current_locale": str(get_locale() or "es"),
+        "lang_url": _lang_url,
+        "role_label": lambda role: role_labels().get(role, role),
+    }
 
 
 def _lang_url(lang: str) -> str:
@@ -170,8 +184,12 @@ def login() -> ResponseReturnValue:
             try:
                 user = authenticate(session=_db(), username=username, password=password)
             except AuthError:
+                record_sign_in(session=_db(), user=None, username=username, via="web")
+                _db().commit()
                 error = gettext("Usuario o contraseña incorrectos.")
             else:
+                record_sign_in(session=_db(), user=user, username=username, via="web")
+                _db().commit()
                 session.clear()
                 session["uid"] = user.id
                 session.permanent = True
@@ -207,13 +225,89 @@ def status_labels() -> dict[str, str]:
     }
 
 
+def role_labels() -> dict[str, str]:
+    return {
+        "police": gettext("Policía"),
+        "serenazgo": gettext("Serenazgo"),
+        "admin": gettext("Administración"),
+        "coordinator": gettext("Coordinador"),
+        "volunteer": gettext("Voluntario"),
+        "neighbor": gettext("Vecino"),
+    }
+
+
+def severity_labels() -> dict[int, str]:
+    return {1: gettext("Baja"), 2: gettext("Media"), 3: gettext("Alta")}
+
+
+def console_labels() -> dict[str, str]:
+    """The words of the operations console on the map: popup actions, history, queue, errors.
+
+    Placeholders like %(n)s are filled in the browser."""
+    return {
+        "acknowledge": gettext("Recibir"),
+        "dispatch": gettext("Despachar"),
+        "dispatchTo": gettext("Despachar a"),
+        "noPatrol": gettext("Sin ronda asignada"),
+        "noPosition": gettext("sin posición"),
+        "resolve": gettext("Resolver"),
+        "dismiss": gettext("Descartar"),
+        "markDuplicate": gettext("Marcar como duplicado de:"),
+        "duplicateOf": gettext("n.º %(id)s: %(kind)s, a %(distance)s, %(minutes)s min de diferencia"),
+        "noDuplicates": gettext("No hay reportes parecidos cerca."),
+        "searching": gettext("Buscando reportes parecidos y rondas cercanas…"),
+        "note": gettext("Nota (opcional)"),
+        "actions": gettext("Acciones"),
+        "sending": gettext("Enviando…"),
+        "history": gettext("Historial"),
+        "loading": gettext("Cargando…"),
+        "historyFailed": gettext("No se pudo cargar el historial."),
+        "reportedEntry": gettext("Reporte recibido"),
+        "assignedPatrol": gettext("Ronda asignada"),
+        "patrolNo": gettext("Ronda n.º %(id)s"),
+        "severity": gettext("Gravedad"),
+        "sinceReport": gettext("Reportado"),
+        "agoNow": gettext("hace menos de 1 min"),
+        "agoMinutes": gettext("hace %(n)s min"),
+        "agoHours": gettext("hace %(h)s h %(m)s min"),
+        "agoDays": gettext("hace %(n)s días"),
+        "overdue": gettext("Sin recibir a tiempo"),
+        "incidentNo": gettext("Incidente n.º %(id)s"),
+        "networkError": gettext("No se pudo conectar con el servidor; intente de nuevo."),
+        "actionFailed": gettext("No se pudo completar la acción; intente de nuevo."),
+        "currentStatus": gettext("Estado actual: %(status)s."),
+        "allowedNext": gettext("Puede pasar a: %(allowed)s."),
+        "noneAllowed": gettext("Ya no se puede cambiar."),
+        "closeReal": gettext("Cerrar como real"),
+        "falseAlarm": gettext("Falsa alarma"),
+        "alarmClosedReal": gettext("Alarma cerrada como real"),
+        "alarmClosedFalse": gettext("Alarma cerrada como falsa alarma"),
+        "alarmAttended": gettext("Alarma atendida"),
+        "queueButton": gettext("Por atender (%(n)s)"),
+        "queueEmpty": gettext("Nada pendiente por ahora."),
+        "clusterLabel": gettext("%(n)s incidentes juntos; pulse Enter para acercar"),
+        "closePopup": gettext("Cerrar"),
+        "redispatchTo": gettext("Reasignar a otra ronda"),
+        "redispatch": gettext("Reasignar"),
+        "noOtherPatrol": gettext("No hay otra ronda activa a la que reasignar."),
+        "patrolEnded": gettext("La ronda enviada ya terminó"),
+        "patrolEndedHint": gettext("Reasígnelo a otra ronda o resuélvalo."),
+        "patrolEndedShort": gettext("Ronda terminada"),
+        "originalNumber": gettext("N.º del incidente original"),
+        "markDuplicateTyped": gettext("Marcar como duplicado"),
+        "originalInvalid": gettext("Escriba el número del incidente original: un número entero mayor que cero."),
+        "originalItself": gettext("Un incidente no puede ser duplicado de sí mismo."),
+        "anonymousWarning": gettext("Reporte anónimo: solo la administración ve este nombre"),
+    }
+
+
 def window_labels() -> dict[str, str]:
     return {"24h": gettext("Últimas 24 horas"), "7d": gettext("Últimos 7 días"), "30d": gettext("Últimos 30 días")}
 
 
 @web.get("/mapa")
 def live_map() -> ResponseReturnValue:
-    """The live zone map shared by police and neighbours."""
+    """The live zone map shared by police, serenazgo and neighbours; for operators, their console."""
     user = current_user()
     if user is None:
         return sign_in_first()
@@ -246,6 +340,8 @@ def live_map() -> ResponseReturnValue:
         tiles=current_app.config.get("MAP_TILES", True),
     )
     parts = map_parts(fmap)
+    role = user.role
+    can_attend = role in ("police", "serenazgo", "admin")
     config = {
         "map": parts["map_name"],
         "cluster": parts["cluster_name"],
@@ -255,6 +351,15 @@ def live_map() -> ResponseReturnValue:
         "token": issue_token(user=user, secret_key=current_app.config["SECRET_KEY"]),
         "role": user.role,
         "zoneId": user.zone_id,
+        # What this viewer may do on the map (the API checks again): move incidents on (a
+        # coordinator only in their zone), acknowledge alarms, close them.
+        "canWork": can_attend or role == "coordinator",
+        "workZone": user.zone_id if role == "coordinator" else None,
+        "canAttend": can_attend,
+        "canResolveAlarms": can_attend or role == "coordinator",
+        "overdueMinutes": current_app.config.get("INCIDENT_ACK_OVERDUE_MINUTES", 15),
+        "zoneIds": [f["id"] for f in zones["features"]],
+        "zoneBounds": {f["id"]: feature_bounds(f) for f in zones["features"]},
         "locale": "en-GB" if str(get_locale()) == "en" else "es-PE",
         "lastSeq": data.last_seq,
         "window": window,
@@ -265,7 +370,11 @@ def live_map() -> ResponseReturnValue:
         "kindColours": KIND_COLOURS,
         "kinds": kind_labels(),
         "statuses": status_labels(),
+        "alarmStatuses": {"raised": gettext("Activa"), "acknowledged": gettext("Atendida")},
+        "roles": role_labels(),
+        "severities": severity_labels(),
         "text": {
+            **console_labels(),
             "live": gettext("En vivo"),
             "reconnecting": gettext("Reconectando…"),
             "alarm": gettext("Alarma vecinal"),
@@ -308,7 +417,7 @@ def live_map() -> ResponseReturnValue:
         kind_colours=KIND_COLOURS,
         total=format_decimal(data.total_in_window),
         open_count=format_decimal(len(data.incidents)),
-        may_attend=user.role in ("police", "admin"),
+        operator=config["canWork"] or config["canAttend"],
     )
 
 

@@ -1,5 +1,6 @@
 """Make the README's pictures: docs/mapa-policia.png (the police map with demo incidents, a
-sounding alarm and a patrol) and docs/app-telefono.png (the phone app on a 360 px phone: what
+sounding alarm and a patrol), docs/consola-policia.png (an incident's popup with its history
+and actions, and the queue) and docs/app-telefono.png (the phone app on a 360 px phone: what
 happened, the block alarm, and "Mis reportes" the moment the police attend a report).
 
 Run from the repository root: `.venv/bin/python docs/make_screenshot.py` (needs Chromium).
@@ -61,6 +62,7 @@ def main() -> None:
             zones = requests.get(f"{server.url}/api/v1/zones", timeout=10).json()["features"]
             import shapely
 
+            first_incident = None
             for _ in range(60):
                 zone = shapely.geometry.shape(rng.choice(zones)["geometry"])
                 minx, miny, maxx, maxy = zone.bounds
@@ -69,9 +71,9 @@ def main() -> None:
                     if zone.contains(shapely.Point(lon, lat)):
                         break
                 body = {"client_id": str(uuid.uuid4()), "kind": rng.choice(KINDS), "lat": lat, "lon": lon}
-                requests.post(
-                    f"{server.url}/api/v1/incidents", json=body, headers=headers, timeout=10
-                ).raise_for_status()
+                answer = requests.post(f"{server.url}/api/v1/incidents", json=body, headers=headers, timeout=10)
+                answer.raise_for_status()
+                first_incident = first_incident or answer.json()["id"]
             alarm = {"client_id": str(uuid.uuid4()), "source": "app", "lat": -12.1759, "lon": -76.9260}
             # Rosa and Juan patrol the Cercado: the last 15 minutes of their walk are drawn.
             walker = {"Authorization": f"Bearer {server.token('rosa')}"}
@@ -102,10 +104,31 @@ def main() -> None:
                 out = ROOT / "docs" / "mapa-policia.png"
                 page.screenshot(path=str(out))
                 print(f"wrote {out}")
+                console_screenshot(page, server, first_incident)
                 phone_screenshot(browser, server)
                 browser.close()
         finally:
             server.stop()
+
+
+def console_screenshot(page: object, server: LiveServer, incident_id: int) -> None:
+    """The operator's console: an incident received by the station, its popup with its history and
+    the moves it allows (the nearest patrol suggested), and the queue beside the map."""
+    police = {"Authorization": f"Bearer {server.token('patrulla')}"}
+    requests.patch(
+        f"{server.url}/api/v1/incidents/{incident_id}",
+        json={"status": "acknowledged", "note": "Recibido por la central; se envía unidad"},
+        headers=police, timeout=10,
+    ).raise_for_status()  # fmt: skip
+    page.wait_for_function(  # type: ignore[attr-defined]
+        f"() => window.ronda.latest[{incident_id}] && window.ronda.latest[{incident_id}].status === 'acknowledged'"
+    )
+    page.evaluate(f"() => window.ronda.openIncident({incident_id})")  # type: ignore[attr-defined]
+    page.wait_for_selector(".leaflet-popup .history li:nth-child(2)", timeout=10_000)  # type: ignore[attr-defined]
+    page.wait_for_timeout(1500)  # type: ignore[attr-defined]  # the suggestions, and the map settles
+    out = ROOT / "docs" / "consola-policia.png"
+    page.screenshot(path=str(out))  # type: ignore[attr-defined]
+    print(f"wrote {out}")
 
 
 def phone_screenshot(browser: object, server: LiveServer) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from security import audit
 from security.auth import Viewer, viewer_of
 from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from security.events import append_event
@@ -100,6 +101,7 @@ def raise_alarm(
                 .execution_options(synchronize_session=False)
             )
             session.refresh(active)
+            _audit_press(session, alarm=active, user=user, device=device, joined=True)
             return active, None, False
         alarm = Alarm(
             zone_id=zone_id,
@@ -126,8 +128,22 @@ def raise_alarm(
                 return session.get(Alarm, replay.alarm_id), None, False  # type: ignore[return-value]
             continue
         event = append_event(session=session, type="alarm_raised", zone_id=zone_id, data=_record(session, alarm))
+        _audit_press(session, alarm=alarm, user=user, device=device, joined=False)
         return alarm, event, True
     raise Conflict("La alarma de la manzana está cambiando; intente de nuevo.", details={"retry": True})
+
+
+def _audit_press(
+    session: Session, *, alarm: Alarm, user: User | None, device: AlarmDevice | None, joined: bool
+) -> None:
+    audit.record(
+        session=session,
+        action="alarm.raised",
+        actor=user,
+        object_type="alarm",
+        object_id=alarm.id,
+        detail={"block_id": alarm.block_id, "device_id": device.id if device else None, "joined": joined},
+    )
 
 
 def already_pressed(*, session: Session, origin: str, client_id: str) -> bool:
@@ -190,8 +206,8 @@ def list_alarms(*, session: Session, viewer: Viewer, zone_id: int | None, active
 def acknowledge_alarm(*, session: Session, actor: User, alarm_id: int) -> tuple[Alarm, Event | None]:
     """Police take the alarm ("Atender"); acknowledging it again changes nothing."""
     viewer = viewer_of(actor)
-    if viewer.role not in ("police", "admin"):
-        raise Forbidden("Solo la policía puede atender una alarma.")
+    if not viewer.is_operator:
+        raise Forbidden("Solo la policía o el serenazgo pueden atender una alarma.")
     alarm = get_alarm(session=session, viewer=viewer, alarm_id=alarm_id)
     if alarm.status == "acknowledged":
         return alarm, None
@@ -202,6 +218,7 @@ def acknowledge_alarm(*, session: Session, actor: User, alarm_id: int) -> tuple[
     alarm.acknowledged_by = actor.id
     session.add(alarm)
     session.flush()
+    audit.record(session=session, action="alarm.acknowledged", actor=actor, object_type="alarm", object_id=alarm.id)
     event = append_event(
         session=session, type="alarm_acknowledged", zone_id=alarm.zone_id, data=_record(session, alarm)
     )
@@ -212,8 +229,8 @@ def resolve_alarm(*, session: Session, actor: User, alarm_id: int, body: AlarmRe
     """Close an alarm as real or a false alarm (police, admins, or a coordinator of its zone)."""
     viewer = viewer_of(actor)
     alarm = get_alarm(session=session, viewer=viewer, alarm_id=alarm_id)
-    if not (viewer.role in ("police", "admin") or (viewer.role == "coordinator" and viewer.zone_id == alarm.zone_id)):
-        raise Forbidden("Solo la policía o un coordinador de la zona puede cerrar una alarma.")
+    if not (viewer.is_operator or (viewer.role == "coordinator" and viewer.zone_id == alarm.zone_id)):
+        raise Forbidden("Solo la policía, el serenazgo o un coordinador de la zona pueden cerrar una alarma.")
     if alarm.status == "resolved":
         if alarm.outcome == body.outcome:
             return alarm, None
@@ -225,6 +242,14 @@ def resolve_alarm(*, session: Session, actor: User, alarm_id: int, body: AlarmRe
     alarm.resolved_by = actor.id
     session.add(alarm)
     session.flush()
+    audit.record(
+        session=session,
+        action="alarm.resolved",
+        actor=actor,
+        object_type="alarm",
+        object_id=alarm.id,
+        detail={"outcome": body.outcome, "note": body.note},
+    )
     record = _record(session, alarm)
     record["note"] = body.note
     event = append_event(session=session, type="alarm_resolved", zone_id=alarm.zone_id, data=record)

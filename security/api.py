@@ -7,6 +7,7 @@ pushes the events and answers with the view the caller's role may see.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -16,14 +17,14 @@ from flask import Flask, Response, current_app, g, jsonify, request, stream_with
 from flask_babel import get_locale, gettext
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlmodel import Session
+from sqlmodel import Session, select
 from werkzeug.exceptions import HTTPException
 
-from security import alarms, exports, incidents
+from security import alarms, audit, exports, incidents
 from security.auth import AuthError, Viewer, authenticate, device_from_key, issue_token, user_from_token, viewer_of
 from security.compression import GzipRequests, compress_response, gzip_error
 from security.context import ronda
-from security.errors import N_, DomainError, NotFound, ValidationProblem
+from security.errors import N_, DomainError, Forbidden, NotFound, ValidationProblem
 from security.events import event_view, events_since
 from security.kinds import KINDS
 from security.models import (
@@ -33,19 +34,22 @@ from security.models import (
     AlarmDevicePublic,
     AlarmPublic,
     AlarmResolve,
+    AuditPage,
     EventPage,
     Id,
     IncidentCreate,
+    IncidentHistory,
     IncidentPage,
     IncidentPublic,
-    IncidentStatus,
     IncidentUpdate,
+    StatusFilter,
     TokenPublic,
     TokenRequest,
     User,
+    clean_text,
 )
 from security.push import publish
-from security.visibility import redact
+from security.visibility import names_reporter, redact
 from zones.database import LIMA, lima_aware, utcnow
 from zones.models import Zone
 from zones.service import blocks_feature_collection, zones_feature_collection
@@ -65,6 +69,7 @@ t_zones = Tag(name="zones", description="The district's zones")
 t_incidents = Tag(name="incidents", description="Incidents reported by patrols and neighbours")
 t_alarms = Tag(name="alarms", description="Block alarms")
 t_events = Tag(name="events", description="The event log, for catching up after a disconnection")
+t_audit = Tag(name="audit", description="The append-only record of who did what (admins)")
 
 PUBLIC_ENDPOINTS = frozenset({"api.issue_token_route", "api.list_zones", "api.list_blocks"})
 DEVICE_ENDPOINTS = frozenset({"api.raise_alarm_route"})
@@ -156,7 +161,9 @@ def error_body(error: DomainError | ValidationError, *, prefix: str = "") -> dic
     if isinstance(error, ValidationError):
         fields = validation_fields(error, prefix=prefix)
         return {"error": "validation_error", "message": gettext("Los datos enviados no son válidos."), "fields": fields}
-    message = gettext(error.message, **error.params)
+    # Parameters that are words of the catalogue (a status's label, say) are translated too.
+    params = {k: gettext(v) if isinstance(v, str) and v else v for k, v in error.params.items()}
+    message = gettext(error.message, **params)
     if isinstance(error, ValidationProblem):
         return {
             "error": error.code,
@@ -169,6 +176,8 @@ def error_body(error: DomainError | ValidationError, *, prefix: str = "") -> dic
 
 
 def _domain_error(error: DomainError) -> Response:
+    if isinstance(error, Forbidden):
+        record_denied(user=g.get("user"), message=error.message % error.params if error.params else error.message)
     body = error_body(error)
     return error_response(error.status, body.pop("error"), body.pop("message"), body.pop("fields", None), **body)
 
@@ -195,6 +204,46 @@ def _internal_error(error: Exception) -> Response | tuple[str, int]:
     return gettext("Error interno."), 500
 
 
+# URL parameters that name the object a request is about, for the record of a refusal.
+_OBJECT_PARAMS = {
+    "incident_id": "incident",
+    "alarm_id": "alarm",
+    "patrol_id": "patrol",
+    "committee_id": "committee",
+    "zone_id": "zone",
+}
+
+
+def record_denied(*, user: User | None, message: str) -> None:
+    """Write a refused authorisation to the record, on its own: the request's work is rolled back."""
+    object_type = object_id = None
+    for name, value in (request.view_args or {}).items():
+        if name in _OBJECT_PARAMS:
+            object_type, object_id = _OBJECT_PARAMS[name], value
+            break
+    try:
+        session = db()
+        session.rollback()
+        audit.denied(
+            session=session,
+            actor=user,
+            object_type=object_type,
+            object_id=object_id,
+            detail={"method": request.method, "path": request.path[:200], "reason": message},
+        )
+        session.commit()
+    except Exception:  # the refusal itself must still reach the caller
+        current_app.logger.exception("could not record a refused request")
+
+
+def _audit_origin() -> None:
+    audit.set_origin(ip=request.remote_addr, user_agent=request.user_agent.string)
+
+
+def _forget_origin(_exc: BaseException | None) -> None:
+    audit.clear_origin()
+
+
 def _refuse_bad_gzip() -> Response | None:
     """A compressed body that could not be unpacked is refused before any route reads it."""
     error = gzip_error()
@@ -212,6 +261,8 @@ def _compress_api(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Register the API blueprint, its JSON error handlers and gzip on the wire."""
     app.wsgi_app = GzipRequests(app.wsgi_app)  # type: ignore[method-assign]
+    app.before_request(_audit_origin)
+    app.teardown_request(_forget_origin)
     app.before_request(_refuse_bad_gzip)
     app.after_request(_compress_api)
     app.register_api(api)  # type: ignore[attr-defined]
@@ -279,6 +330,29 @@ def authenticate_request() -> Response | None:
     return None
 
 
+def record_sign_in(*, session: Session, user: User | None, username: str, via: str) -> None:
+    """A sign-in, successful (`user`) or failed, on the record with the account it was tried on.
+
+    A name that is no account is kept only as a short hash: it is often a password typed in the
+    wrong box, and the hash still shows the same name tried again and again.
+    """
+    tried = (clean_text(username) or "")[:80]
+    target = user or session.exec(select(User).where(User.username == tried)).first()
+    if target is not None:
+        detail: dict[str, Any] = {"username": target.username, "via": via}
+    else:
+        detail = {"username": None, "unknown_name_sha256": hashlib.sha256(tried.encode()).hexdigest()[:12], "via": via}
+    audit.record(
+        session=session,
+        action="auth.sign_in",
+        actor=user,
+        object_type="user",
+        object_id=target.id if target is not None else None,
+        outcome="ok" if user is not None else "failed",
+        detail=detail,
+    )
+
+
 def me() -> User:
     user: User = g.user
     return user
@@ -305,7 +379,11 @@ def issue_token_route(body: TokenRequest) -> Response:
     try:
         user = authenticate(session=db(), username=body.username, password=body.password)
     except AuthError:
+        record_sign_in(session=db(), user=None, username=body.username, via="api")
+        db().commit()
         return _unauthorized("credentials")
+    record_sign_in(session=db(), user=user, username=body.username, via="api")
+    db().commit()
     token = issue_token(user=user, secret_key=current_app.config["SECRET_KEY"])
     ttl = current_app.config["TOKEN_TTL_SECONDS"]
     return jsonify(
@@ -382,7 +460,16 @@ def list_kinds() -> Response:
 class IncidentQuery(BaseModel):
     zone_id: Id | None = None
     kind: str | None = None
-    status: IncidentStatus | None = None
+    status: StatusFilter | None = Field(
+        default=None, description="A status, or open (reported, acknowledged or dispatched)"
+    )
+    severity: int | None = Field(default=None, ge=1, le=3)
+    q: str | None = Field(
+        default=None, max_length=100, description="Text in descriptions (not for neighbours: they do not see them)"
+    )
+    sort: Literal["newest", "oldest", "severity"] = Field(
+        default="newest", description="newest first, oldest first, or highest severity first (then newest)"
+    )
     since: datetime | None = Field(default=None, description="occurred_at >= since (ISO 8601)")
     until: datetime | None = Field(default=None, description="occurred_at < until (ISO 8601)")
     bbox: str | None = Field(default=None, description="min_lon,min_lat,max_lon,max_lat (WGS84)")
@@ -403,6 +490,11 @@ class IncidentQuery(BaseModel):
     @classmethod
     def _lima_time(cls, value: datetime | None) -> datetime | None:
         return lima_aware(value) if value is not None else None
+
+    @field_validator("q")
+    @classmethod
+    def _clean_q(cls, value: str | None) -> str | None:
+        return clean_text(value)
 
     @field_validator("bbox")
     @classmethod
@@ -449,6 +541,9 @@ def list_incidents_route(query: IncidentQuery) -> Response:
         since=query.since,
         until=query.until,
         bbox=bbox,  # type: ignore[arg-type]
+        q=query.q,
+        severity=query.severity,
+        sort=query.sort,
     )
     who = viewer()
     if query.format != "json":
@@ -465,7 +560,8 @@ EXPORT_PAGE = 2000
 
 def _export(*, who: Viewer, filters: incidents.IncidentFilter, file_format: str) -> Response:
     """Every incident matching the filters, as a CSV or GeoJSON file, redacted for `who`."""
-    who.zone_scope(filters.zone_id)  # a Forbidden now, before streaming starts
+    who.zone_scope(filters.zone_id)  # a Forbidden or a refused filter now, before streaming starts
+    incidents.list_incidents(session=db(), viewer=who, filters=filters, limit=1)
     session = db()
     zone_names = {f["id"]: f["properties"]["name"] for f in zones_feature_collection(session=session)["features"]}
     locale = str(get_locale() or "es")
@@ -495,12 +591,65 @@ def _export(*, who: Viewer, filters: incidents.IncidentFilter, file_format: str)
     )
 
 
-@api.get("/incidents/<int:incident_id>", tags=[t_incidents], responses={200: IncidentPublic}, summary="One incident")
+@api.get(
+    "/incidents/<int:incident_id>",
+    tags=[t_incidents],
+    responses={200: IncidentPublic, 403: None, 404: None},
+    summary="One incident (the only view that names its reporter, to police and admins; on the record)",
+)
 def get_incident_route(path: IncidentPath) -> Response:
     """A dashboard opens an incident."""
     who = viewer()
     incident = incidents.get_incident(session=db(), viewer=who, incident_id=path.incident_id)
-    return jsonify(redact(incidents.incident_records(session=db(), incidents=[incident])[0], viewer=who))
+    record = incidents.incident_records(session=db(), incidents=[incident])[0]
+    view = opened_view(session=db(), record=record, actor=me(), object_type="incident")
+    db().commit()
+    return jsonify(view)
+
+
+def opened_view(*, session: Session, record: dict[str, Any], actor: User, object_type: str) -> dict[str, Any]:
+    """The view of one incident or alarm a person opened; when it names who reported or pressed
+    it, that showing goes on the record (commit the session)."""
+    who = viewer_of(actor)
+    view = redact(record, viewer=who, detail=True)
+    named = view.get("reporter") if object_type == "incident" else view.get("raised_by")
+    if named and names_reporter(record, viewer=who):
+        audit.record(
+            session=session,
+            action="incident.reporter_viewed" if object_type == "incident" else "alarm.presser_viewed",
+            actor=actor,
+            object_type=object_type,
+            object_id=record["id"],
+            detail={"reporter_id": named["id"], "anonymous": bool(record.get("anonymous"))},
+        )
+    return view
+
+
+@api.get(
+    "/incidents/<int:incident_id>/history",
+    tags=[t_incidents],
+    responses={200: IncidentHistory, 403: None, 404: None},
+    summary="An incident's status changes, oldest first (by role; notes not for neighbours)",
+)
+def incident_history_route(path: IncidentPath) -> Response:
+    """A dashboard shows what was done about an incident."""
+    return jsonify({"items": incidents.incident_history(session=db(), viewer=viewer(), incident_id=path.incident_id)})
+
+
+@api.get(
+    "/incidents/<int:incident_id>/suggestions",
+    tags=[t_incidents],
+    responses={403: None, 404: None},
+    summary="Open reports this one may duplicate and the nearest active patrols (who may move it on)",
+)
+def incident_suggestions_route(path: IncidentPath) -> Response:
+    """An operator about to dispatch, or to mark a duplicate, sees the candidates."""
+    who = viewer()
+    found = incidents.suggestions(session=db(), viewer=who, incident_id=path.incident_id)
+    found["duplicates"] = [
+        redact(r, viewer=who) | {k: r[k] for k in ("distance_m", "minutes_apart")} for r in found["duplicates"]
+    ]
+    return jsonify(found)
 
 
 @api.patch(
@@ -568,9 +717,11 @@ def list_alarms_route(query: AlarmQuery) -> Response:
 @api.get("/alarms/<int:alarm_id>", tags=[t_alarms], responses={200: AlarmPublic}, summary="One alarm")
 def get_alarm_route(path: AlarmPath) -> Response:
     """A dashboard opens an alarm."""
-    who = viewer()
-    alarm = alarms.get_alarm(session=db(), viewer=who, alarm_id=path.alarm_id)
-    return jsonify(redact(alarms.alarm_records(session=db(), alarms=[alarm])[0], viewer=who))
+    alarm = alarms.get_alarm(session=db(), viewer=viewer(), alarm_id=path.alarm_id)
+    record = alarms.alarm_records(session=db(), alarms=[alarm])[0]
+    view = opened_view(session=db(), record=record, actor=me(), object_type="alarm")
+    db().commit()
+    return jsonify(view)
 
 
 @api.post(
@@ -616,3 +767,72 @@ def list_events_route(query: EventQuery) -> Response:
     # event committed in between without returning it, and the client would skip it for good.
     newest = int(rows[-1].seq or 0) if rows else query.since
     return jsonify({"events": [event_view(e, viewer=who) for e in rows], "last_seq": newest, "has_more": has_more})
+
+
+# --- the audit record -----------------------------------------------------------------------
+
+
+class AuditQuery(BaseModel):
+    user: str | None = Field(default=None, max_length=80, description="The actor's username")
+    object_type: str | None = Field(
+        default=None, max_length=20, description="incident, alarm, patrol, committee, user, device, zone"
+    )
+    object_id: str | None = Field(default=None, max_length=80)
+    action: Literal[audit.ACTIONS] | None = None  # type: ignore[valid-type]
+    since: datetime | None = Field(default=None, description="at >= since (ISO 8601)")
+    until: datetime | None = Field(default=None, description="at < until (ISO 8601)")
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = None
+    format: Literal["json", "csv"] = "json"
+
+    @field_validator("since", "until")
+    @classmethod
+    def _lima_time(cls, value: datetime | None) -> datetime | None:
+        return lima_aware(value) if value is not None else None
+
+    @field_validator("user", "object_type", "object_id")
+    @classmethod
+    def _clean(cls, value: str | None) -> str | None:
+        return clean_text(value)
+
+
+def record_audit_read(*, session: Session, actor: User, filters: audit.AuditFilter, file_format: str) -> None:
+    """Reading the record is on the record too (it names people): who read which part of it."""
+    asked = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(filters).items() if v}
+    audit.record(session=session, action="audit.read", actor=actor, detail={"filters": asked, "format": file_format})
+    session.commit()
+
+
+def audit_filter(query: AuditQuery) -> audit.AuditFilter:
+    """The service's filter of an audit query."""
+    return audit.AuditFilter(
+        user=query.user,
+        object_type=query.object_type,
+        object_id=query.object_id,
+        action=query.action,
+        since=query.since,
+        until=query.until,
+    )
+
+
+@api.get(
+    "/audit",
+    tags=[t_audit],
+    responses={200: AuditPage, 403: None, 422: None},
+    summary="The audit record, newest first (admins); format=csv for a file of every matching entry",
+)
+def list_audit_route(query: AuditQuery) -> Response:
+    """An administrator reads who did what."""
+    if me().role != "admin":
+        raise Forbidden("Solo la administración puede leer el registro de auditoría.")
+    filters = audit_filter(query)
+    record_audit_read(session=db(), actor=me(), filters=filters, file_format=query.format)
+    if query.format == "csv":
+        stamp = utcnow().astimezone(LIMA).strftime("%Y%m%d-%H%M")
+        return Response(
+            stream_with_context(audit.csv_lines(audit.all_entries(session=db(), filters=filters))),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="auditoria-{stamp}.csv"'},
+        )
+    rows, next_cursor = audit.list_entries(session=db(), filters=filters, limit=query.limit, cursor=query.cursor)
+    return jsonify({"items": [audit.entry_view(e) for e in rows], "next_cursor": next_cursor})

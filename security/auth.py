@@ -13,8 +13,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from security import audit
 from security.errors import Forbidden
-from security.models import ROLES, ZONE_BOUND_ROLES, AlarmDevice, User, parse_id
+from security.models import OPERATOR_ROLES, ROLES, ZONE_BOUND_ROLES, AlarmDevice, User, parse_id
 from zones.models import Zone
 
 _TOKEN_SALT = "ronda-api-token"
@@ -45,7 +46,12 @@ class Viewer:
 
     @property
     def sees_all_zones(self) -> bool:
-        return self.role in ("police", "admin")
+        return self.role in OPERATOR_ROLES
+
+    @property
+    def is_operator(self) -> bool:
+        """Police, serenazgo or an admin: works incidents and alarms in every zone."""
+        return self.role in OPERATOR_ROLES
 
     def may_see_zone(self, zone_id: int) -> bool:
         return self.sees_all_zones or self.zone_id == zone_id
@@ -96,8 +102,11 @@ def create_user(
     role: str,
     zone_id: int | None = None,
     display_name: str = "",
+    actor: User | None = None,
 ) -> User:
-    """Create a user; volunteers, coordinators and neighbours must belong to an existing zone."""
+    """Create a user; volunteers, coordinators and neighbours must belong to an existing zone.
+
+    `actor` None is the set-up command (an operator at the server)."""
     username = username.strip()
     if not username:
         raise UserError("the username is empty")
@@ -120,6 +129,14 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    audit.record(
+        session=session,
+        action="user.created",
+        actor=actor,
+        object_type="user",
+        object_id=user.id,
+        detail={"username": user.username, "role": role, "zone_id": zone_id},
+    )
     return user
 
 
@@ -159,6 +176,7 @@ def issue_device_key(*, session: Session, device: AlarmDevice) -> str:
     secret = secrets.token_urlsafe(24)
     device.key_hash = _key_digest(secret)
     session.add(device)
+    audit.record(session=session, action="device.key_issued", object_type="device", object_id=device.id)
     return f"{device.id}.{secret}"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from security import audit
 from security.auth import Viewer, viewer_of
 from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from security.models import Committee, CommitteeCreate, CommitteeMember, Patrol, User
@@ -41,6 +42,14 @@ def create_committee(*, session: Session, actor: User | None, data: CommitteeCre
     if actor is not None and actor.role == "coordinator":
         session.add(CommitteeMember(committee_id=committee.id, user_id=actor.id))  # type: ignore[arg-type]
         session.flush()
+    audit.record(
+        session=session,
+        action="committee.created",
+        actor=actor,
+        object_type="committee",
+        object_id=committee.id,
+        detail={"name": committee.name, "zone_id": committee.zone_id},
+    )
     return committee
 
 
@@ -95,6 +104,14 @@ def add_member(*, session: Session, actor: User | None, committee: Committee, us
         return False
     session.add(CommitteeMember(committee_id=committee.id, user_id=user.id))  # type: ignore[arg-type]
     session.flush()
+    audit.record(
+        session=session,
+        action="committee.member_added",
+        actor=actor,
+        object_type="committee",
+        object_id=committee.id,
+        detail={"user_id": user.id, "username": user.username},
+    )
     return True
 
 
@@ -107,6 +124,14 @@ def remove_member(*, session: Session, actor: User, committee: Committee, user_i
         return False
     session.delete(membership)
     session.flush()
+    audit.record(
+        session=session,
+        action="committee.member_removed",
+        actor=actor,
+        object_type="committee",
+        object_id=committee.id,
+        detail={"user_id": user_id},
+    )
     return True
 
 

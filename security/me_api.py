@@ -18,7 +18,7 @@ from security import alarms, incidents, patrols
 from security.api import BEARER, authenticate_request, db, me, viewer
 from security.committees import MEMBER_ROLES
 from security.models import Committee, CommitteeMember
-from security.visibility import own_view
+from security.visibility import assignment_view, own_view
 from zones.models import Zone
 
 me_api = APIBlueprint("me_api", __name__, url_prefix="/api/v1", abp_security=BEARER)
@@ -39,7 +39,10 @@ class MePublic(BaseModel):
     zone_id: int | None
     zone_name: str | None
     committees: list[CommitteeRef] = Field(description="The committees they patrol with (volunteers, coordinators)")
-    active_patrol: dict[str, Any] | None = Field(description="The shift they are on now, if any")
+    active_patrol: dict[str, Any] | None = Field(
+        description="The shift they are on now, if any, with `assignments`: the open incidents the station "
+        "dispatched it to"
+    )
 
 
 class OwnReportsQuery(BaseModel):
@@ -70,6 +73,12 @@ def me_route() -> Response:
         patrol = patrols.active_patrol_of(session=session, user_ids={int(user.id)})  # type: ignore[arg-type]
         if patrol is not None:
             active = patrols.patrol_view(patrols.patrol_record(session, patrol), viewer=viewer())
+            sent = incidents.patrol_assignments(session=session, patrol_id=int(patrol.id))  # type: ignore[arg-type]
+            notes = incidents.dispatch_notes(session=session, incident_ids=[int(i.id) for i in sent])  # type: ignore[arg-type]
+            active["assignments"] = [
+                assignment_view(r | {"note": notes.get(r["id"])})
+                for r in incidents.incident_records(session=session, incidents=sent)
+            ]
     return jsonify(
         {
             "id": user.id,

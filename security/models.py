@@ -20,11 +20,16 @@ from security.errors import N_
 from security.kinds import KINDS
 from zones.database import UTCDateTime, lima_aware, utcnow
 
-ROLES: tuple[str, ...] = ("volunteer", "coordinator", "neighbor", "police", "admin")
+ROLES: tuple[str, ...] = ("volunteer", "coordinator", "neighbor", "police", "serenazgo", "admin")
 ZONE_BOUND_ROLES = frozenset({"volunteer", "coordinator", "neighbor"})
+# Who works incidents and alarms in every zone: the police station, the municipality's security
+# service (serenazgo) and Ronda's administrators. Only police and admins ever see a reporter.
+OPERATOR_ROLES = frozenset({"police", "serenazgo", "admin"})
 
 IncidentStatus = Literal["reported", "acknowledged", "dispatched", "resolved", "dismissed", "duplicate"]
 OPEN_STATUSES = ("reported", "acknowledged", "dispatched")
+# What a listing filters on: a status, or "open" (any of OPEN_STATUSES).
+StatusFilter = Literal["open", "reported", "acknowledged", "dispatched", "resolved", "dismissed", "duplicate"]
 # Ids fit PostgreSQL's integer columns; anything larger is a bad request, not a server error.
 MAX_ID = 2_147_483_647
 Id = Annotated[int, PydanticField(ge=1, le=MAX_ID)]
@@ -142,6 +147,7 @@ class Incident(IncidentBase, table=True):
     description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     duplicate_of: int | None = Field(default=None, foreign_key="incident.id")
     patrol_id: int | None = Field(default=None, foreign_key="patrol.id", index=True)
+    assigned_patrol_id: int | None = Field(default=None, foreign_key="patrol.id", index=True)  # sent to it
     occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
     reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -153,6 +159,9 @@ class IncidentUpdate(SQLModel):
     status: IncidentStatus
     note: str | None = Field(default=None, max_length=NOTE_MAX)
     duplicate_of: Id | None = Field(default=None, description="Required when status is 'duplicate'")
+    patrol_id: Id | None = Field(
+        default=None, description="With status 'dispatched': the active patrol sent to it (optional)"
+    )
 
     @field_validator("note")
     @classmethod
@@ -170,6 +179,21 @@ class IncidentChange(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     changed_by: int = Field(foreign_key="user.id")
     changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    patrol_id: int | None = Field(default=None, foreign_key="patrol.id")  # dispatched to it
+
+
+class IncidentChangePublic(SQLModel):
+    at: datetime
+    from_status: str
+    to_status: str
+    note: str | None
+    by_role: str
+    assigned_patrol_id: int | None = None
+    assigned_patrol_name: str | None = None
+
+
+class IncidentHistory(SQLModel):
+    items: list[IncidentChangePublic]
 
 
 class PersonPublic(SQLModel):
@@ -200,6 +224,8 @@ class IncidentPublic(SQLModel):
     acknowledged_at: datetime | None = None
     closed_at: datetime | None = None
     patrol_id: int | None = None
+    assigned_patrol_id: int | None = None
+    assigned_patrol_name: str | None = None
     reporter: PersonPublic | None = None
 
 
@@ -543,3 +569,50 @@ class EventPage(SQLModel):
     events: list[EventPublic]
     last_seq: int
     has_more: bool
+
+
+# --- the audit record -----------------------------------------------------------------
+
+AuditOutcome = Literal["ok", "denied", "failed"]
+
+
+class AuditEntry(SQLModel, table=True):
+    """One line of the append-only record: who did (or tried) what to which object, from where.
+
+    Nothing in Ronda updates or deletes it; on PostgreSQL a trigger refuses both.
+    """
+
+    __table_args__ = (Index("ix_auditentry_object", "object_type", "object_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor_id: int | None = Field(default=None, index=True)  # no foreign key: the record outlives anything
+    actor_username: str | None = Field(default=None, max_length=80)
+    actor_role: str | None = Field(default=None, max_length=20)
+    action: str = Field(max_length=40, index=True)
+    object_type: str | None = Field(default=None, max_length=20)
+    object_id: str | None = Field(default=None, max_length=80)
+    outcome: str = Field(default="ok", max_length=10)
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=300)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+
+
+class AuditEntryPublic(SQLModel):
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_username: str | None
+    actor_role: str | None
+    action: str
+    object_type: str | None
+    object_id: str | None
+    outcome: AuditOutcome
+    ip: str | None
+    user_agent: str | None
+    detail: dict[str, object] | None
+
+
+class AuditPage(SQLModel):
+    items: list[AuditEntryPublic]
+    next_cursor: str | None

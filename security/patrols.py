@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from security import audit
 from security.auth import Viewer, viewer_of
 from security.committees import is_member, member_ids
 from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
@@ -122,6 +123,14 @@ def start_patrol(*, session: Session, actor: User, data: PatrolCreate) -> tuple[
             session=session, type="patrol_started", zone_id=patrol.zone_id, data=patrol_record(session, patrol)
         )
     )
+    audit.record(
+        session=session,
+        action="patrol.started",
+        actor=actor,
+        object_type="patrol",
+        object_id=patrol.id,
+        detail={"committee_id": patrol.committee_id, "members": sorted(present)},
+    )
     return patrol, events
 
 
@@ -159,6 +168,14 @@ def get_patrol(*, session: Session, viewer: Viewer, patrol_id: int) -> Patrol:
     return patrol
 
 
+def patrol_member_ids(*, session: Session, patrol_ids: set[int]) -> set[int]:
+    """The user ids of the members of these patrols."""
+    if not patrol_ids:
+        return set()
+    query = select(PatrolMember.user_id).where(col(PatrolMember.patrol_id).in_(patrol_ids))
+    return set(session.exec(query).all())
+
+
 def _is_on_patrol(session: Session, patrol: Patrol, user_id: int | None) -> bool:
     return user_id is not None and session.get(PatrolMember, (patrol.id, user_id)) is not None
 
@@ -193,6 +210,14 @@ def end_patrol(*, session: Session, actor: User, patrol_id: int, data: PatrolEnd
     if not _close(session, patrol, ended_at=ended_at, now=now, ended_by=actor.id, auto=False, reopen=correcting):
         session.refresh(patrol)  # closed meanwhile by another request or the server
         return patrol, None
+    audit.record(
+        session=session,
+        action="patrol.ended",
+        actor=actor,
+        object_type="patrol",
+        object_id=patrol.id,
+        detail={"ended_at": ended_at.isoformat(), "corrected": correcting},
+    )
     return patrol, append_event(
         session=session, type="patrol_ended", zone_id=patrol.zone_id, data=patrol_record(session, patrol)
     )
@@ -252,6 +277,14 @@ def close_overdue(*, session: Session, now: datetime | None = None, max_open: ti
         last = patrol.last_position_at
         ended_at = last if last is not None and patrol.started_at <= last <= limit else patrol.started_at
         if _close(session, patrol, ended_at=ended_at, now=now, ended_by=None, auto=True):
+            audit.record(
+                session=session,
+                action="patrol.ended",
+                object_type="patrol",
+                object_id=patrol.id,
+                detail={"ended_at": ended_at.isoformat(), "auto_closed": True},
+                origin=False,  # the server closed it, whichever request it ran in
+            )
             events.append(
                 append_event(
                     session=session, type="patrol_ended", zone_id=patrol.zone_id, data=patrol_record(session, patrol)
@@ -462,6 +495,11 @@ def register_tracker(*, session: Session, device_id: str | None, user: User, act
     tracker.user_id, tracker.active = user.id, True  # type: ignore[assignment]
     session.add(tracker)
     session.flush()
+    # The device id is its only secret (OsmAnd): the record says whose it is, never the id.
+    audit.record(
+        session=session, action="tracker.registered", actor=actor, object_type="user", object_id=user.id,
+        detail={"tracker_id": tracker.id},
+    )  # fmt: skip
     return tracker
 
 
@@ -527,8 +565,8 @@ def _last_position(patrol: Patrol) -> dict[str, Any] | None:
 
 
 def patrol_view(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
-    """A patrol record for `viewer`: where it is only for police and admins."""
-    if viewer.role in ("police", "admin"):
+    """A patrol record for `viewer`: where it is only for police, serenazgo and admins."""
+    if viewer.is_operator:
         return record
     view = dict(record)
     view.pop("last_position", None)

@@ -6,7 +6,8 @@ redacted for that audience, so what a socket receives never depends on what it a
 Each person also has a room of their own, `user:<id>`: a change to an incident they reported
 or an alarm they pressed reaches it as `own_report_updated` (anonymous reports included; no
 other room learns who reported), and a patrol they are on, started or ended from any phone,
-as `own_patrol_updated` (without its positions). A phone that only follows its own reports connects with
+as `own_patrol_updated` (without its positions), and an incident the station dispatched that
+patrol to (or took off it) as `patrol_assignment`. A phone that only follows its own reports connects with
 auth={"token": ..., "feed": "mine"} and joins that room alone.
 With a message queue (Redis) the emits reach the sockets of every server process.
 """
@@ -29,8 +30,8 @@ from security.auth import AuthError, Viewer, user_from_token, viewer_of
 from security.context import ronda
 from security.events import event_view, may_hear
 from security.models import Event
-from security.patrols import patrol_view
-from security.visibility import own_view
+from security.patrols import patrol_member_ids, patrol_view
+from security.visibility import assignment_view, own_view
 from zones.database import utcnow
 
 socketio = SocketIO()
@@ -44,6 +45,7 @@ def audiences(zone_id: int) -> list[tuple[str, Viewer]]:
     """Each room that hears about an event of `zone_id`, with the viewer it stands for."""
     return [
         ("police", Viewer(user_id=None, role="police", zone_id=None)),
+        ("serenazgo", Viewer(user_id=None, role="serenazgo", zone_id=None)),
         ("admin", Viewer(user_id=None, role="admin", zone_id=None)),
         (f"zone:{zone_id}:member", Viewer(user_id=None, role="volunteer", zone_id=zone_id)),
         (f"zone:{zone_id}:neighbor", Viewer(user_id=None, role="neighbor", zone_id=zone_id)),
@@ -52,7 +54,7 @@ def audiences(zone_id: int) -> list[tuple[str, Viewer]]:
 
 def room_of(viewer: Viewer) -> str:
     """The one audience room a viewer's sockets join."""
-    if viewer.role in ("police", "admin"):
+    if viewer.is_operator:
         return viewer.role
     kind = "neighbor" if viewer.role == "neighbor" else "member"
     return f"zone:{viewer.zone_id}:{kind}"
@@ -95,6 +97,10 @@ def _publish_to_owners(event: Event) -> None:
         return
     if event.type.startswith("incident_"):
         record = json.loads(event.data)
+        try:
+            _publish_assignment(event, record)
+        except Exception:  # the reporter's own push below must not depend on it
+            log.exception("push of event %s to the patrol dispatched failed", event.seq)
         owners = [record["reporter"]["id"]] if record.get("reporter") else []
     elif event.type.startswith("alarm_"):
         record = json.loads(event.data)
@@ -107,6 +113,29 @@ def _publish_to_owners(event: Event) -> None:
     payload = {"seq": event.seq, "type": event.type, "at": event.at.isoformat(), "data": own_view(record)}
     for user_id in owners:
         socketio.emit("own_report_updated", payload, to=user_room(user_id))
+
+
+def _publish_assignment(event: Event, record: dict[str, Any]) -> None:
+    """An incident the station dispatched to a patrol, or took off it (closed, or sent to another
+    patrol), to the phones of that patrol's members as `patrol_assignment`."""
+    if event.type != "incident_updated":
+        return
+    patrols = {record.get("previous_assigned_patrol_id")}
+    if record.get("status") == "dispatched":
+        patrols.add(record.get("assigned_patrol_id"))
+    patrol_ids = {int(p) for p in patrols if p}
+    if not patrol_ids:
+        return
+    with Session(ronda().engine) as session:
+        members = patrol_member_ids(session=session, patrol_ids=patrol_ids)
+    payload = {
+        "seq": event.seq,
+        "type": "patrol_assignment",
+        "at": event.at.isoformat(),
+        "data": assignment_view(record),
+    }
+    for user_id in sorted(members):
+        socketio.emit("patrol_assignment", payload, to=user_room(user_id))
 
 
 class MoveThrottle:
@@ -178,7 +207,7 @@ def _emit_moved(data: dict[str, Any]) -> None:
         "data": data,
     }
     try:
-        for room in ("police", "admin"):
+        for room in ("police", "serenazgo", "admin"):
             socketio.emit("patrol_moved", payload, to=room)
     except Exception:
         log.exception("live push of patrol %s's position failed", data.get("id"))

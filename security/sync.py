@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from security import alarms, incidents, patrols
-from security.errors import Conflict, DomainError, ValidationProblem
+from security import alarms, audit, incidents, patrols
+from security.errors import Conflict, DomainError, Forbidden, ValidationProblem
 from security.incidents import CLOCK_SKEW
 from security.models import (
     AlarmCreate,
@@ -139,6 +139,11 @@ def _apply_one(
             )
             session.flush()
     except (DomainError, ValidationError) as exc:  # about the operation's data: its fields are data.*
+        if isinstance(exc, Forbidden):  # outside the rolled-back savepoint: it commits with the batch
+            reason = exc.message % exc.params if exc.params else exc.message
+            audit.denied(
+                session=session, actor=user, detail={"path": "/api/v1/sync", "op": envelope.op, "reason": reason}
+            )
         return Outcome(
             index=position, op=envelope.op, client_id=client_id, status="rejected", error=exc, error_prefix="data"
         )

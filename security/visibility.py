@@ -6,9 +6,15 @@ A *record* is the full picture (stored in the event log and built for API answer
 
 - admins see everything, the reporter of an anonymous report included;
 - police see every zone and the reporter unless the report is anonymous;
+- serenazgo (the municipality's security service) sees every zone, never the reporter;
 - volunteers and coordinators see their own zone with descriptions, never the reporter;
 - neighbours see their own zone with no reporter, no description or note, and the position
   coarsened to the block (the exact point could lead back to a reporter's home).
+
+Even police and admins see a reporter (or who pressed an alarm), and what follows the reporter
+(the phone's `client_id`, the reporting `patrol_id`), only in the view of *one* incident or
+alarm they open (`detail=True`), which the API writes to the audit record: lists, exports,
+pushes and the event log never name anybody.
 
 A person's own reports ("Mis reportes" on the phone) are shown through `own_view`: what they
 gave themselves and how it is being handled, whatever their role, and nobody else's name.
@@ -39,8 +45,11 @@ def _block_center(block: Block | None) -> dict[str, float] | None:
     return {"lat": block.center_lat, "lon": block.center_lon} if block is not None else None
 
 
-def incident_record(*, incident: Incident, reporter: User | None, block: Block | None) -> dict[str, Any]:
-    """The full record of an incident (JSON-ready)."""
+def incident_record(
+    *, incident: Incident, reporter: User | None, block: Block | None, assigned_patrol_name: str | None = None
+) -> dict[str, Any]:
+    """The full record of an incident (JSON-ready); `assigned_patrol_name` names the patrol it was
+    dispatched to (its committee)."""
     return {
         "id": incident.id,
         "client_id": incident.client_id,
@@ -64,6 +73,8 @@ def incident_record(*, incident: Incident, reporter: User | None, block: Block |
         "acknowledged_at": _iso(incident.acknowledged_at),
         "closed_at": _iso(incident.closed_at),
         "patrol_id": incident.patrol_id,
+        "assigned_patrol_id": incident.assigned_patrol_id,
+        "assigned_patrol_name": assigned_patrol_name,
         "reporter": person(reporter),
     }
 
@@ -110,28 +121,37 @@ def _coarsen(view: dict[str, Any], center: dict[str, float] | None) -> None:
         view["location_precision"] = "zone"
 
 
-def redact(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
-    """The view of an incident or alarm record that `viewer` may see (a new dict)."""
+def names_reporter(record: dict[str, Any], *, viewer: Viewer) -> bool:
+    """Whether `viewer`, opening this one incident or alarm, is shown who reported or pressed it."""
+    return viewer.role == "admin" or (viewer.role == "police" and not record.get("anonymous"))
+
+
+def redact(record: dict[str, Any], *, viewer: Viewer, detail: bool = False) -> dict[str, Any]:
+    """The view of an incident or alarm record that `viewer` may see (a new dict).
+
+    `detail`: the view of one incident or alarm the viewer opened, the only one that may name
+    its reporter (write that to the audit record).
+    """
     view = dict(record)
     center = view.pop("block_center", None)
+    view.pop("previous_assigned_patrol_id", None)  # for the push to the patrol's phones only
+    if not (detail and names_reporter(record, viewer=viewer)):
+        # A phone-made UUID can identify the phone (version 1 carries its MAC address), and the
+        # patrol that reported names its members: both follow the reporter.
+        view.pop("client_id", None)
+        for key in ("reporter", "raised_by", "patrol_id"):
+            if key in view:
+                view[key] = None
     if viewer.role == "admin":
         return view
-    if "reporter" in view and (viewer.role != "police" or view.get("anonymous")):
-        view["reporter"] = None
-    if viewer.role != "police" or view.get("anonymous"):
-        # A phone-made UUID can identify the phone (version 1 carries its MAC address), and
-        # the patrol names its members: both follow the reporter.
-        view.pop("client_id", None)
-        if "raised_by" in view:
-            view["raised_by"] = None
-        if "patrol_id" in view:
-            view["patrol_id"] = None
     if viewer.role == "neighbor":
         if "description" in view:
             view["description"] = None
         view.pop("note", None)
         if "acknowledged_by" in view:
             view["acknowledged_by"] = None
+        if "assigned_patrol_id" in view:
+            view["assigned_patrol_id"] = view["assigned_patrol_name"] = None
         _coarsen(view, center)
     return view
 
@@ -167,3 +187,17 @@ def own_view(record: dict[str, Any]) -> dict[str, Any]:
         view["location_precision"] = "block"
         view["type"] = "alarm"
     return view
+
+
+# What a patrol's phones are told of an incident the station sent them to: where and what, as
+# the zone's volunteers see it, never who reported it.
+_ASSIGNMENT_FIELDS = (
+    "id", "kind", "severity", "status", "lat", "lon", "location_precision", "zone_id", "block_id", "block_name",
+    "description", "occurred_at", "updated_at", "assigned_patrol_id", "assigned_patrol_name", "note",
+)  # fmt: skip
+
+
+def assignment_view(record: dict[str, Any]) -> dict[str, Any]:
+    """An incident record as the members of the patrol dispatched to it see it."""
+    view = redact(record, viewer=Viewer(user_id=None, role="volunteer", zone_id=record["zone_id"]))
+    return {key: view.get(key) for key in _ASSIGNMENT_FIELDS}

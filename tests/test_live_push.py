@@ -133,7 +133,8 @@ def expired_token(person: Person) -> str:
 def test_a_report_reaches_police_and_the_zones_neighbours_redacted_within_a_second(live_server, make_person, connect):
     volunteer = make_person("volunteer", zone_id=1)
     other_volunteer = make_person("volunteer", zone_id=2)
-    police = connect(live_server, make_person("police").token)
+    police_person = make_person("police")
+    police = connect(live_server, police_person.token)
     neighbour_a = connect(live_server, make_person("neighbor", zone_id=1).token)
     neighbour_b = connect(live_server, make_person("neighbor", zone_id=2).token)
     lat, lon = ZONE_POINTS[1]
@@ -152,7 +153,10 @@ def test_a_report_reaches_police_and_the_zones_neighbours_redacted_within_a_seco
     assert seen_by_police["seq"] == seen_by_a["seq"]
 
     police_view = seen_by_police["data"]
-    assert police_view["reporter"] == public(volunteer)
+    # Nobody's name travels in a push: police see it when they open the incident (on the record).
+    assert police_view["reporter"] is None
+    opened = api(live_server, "GET", f"/incidents/{incident['id']}", police_person).json()
+    assert opened["reporter"] == public(volunteer)
     assert (police_view["lat"], police_view["lon"]) == (lat, lon)
     assert police_view["location_precision"] == "exact"
     assert police_view["description"] == description
@@ -279,7 +283,8 @@ def test_an_alarm_is_raised_escalated_once_and_acknowledged_live(live_server, ma
     alarm = response.json()
     raised = police_screen.wait_for("alarm_raised", deadline=sent + 1.0, match=about(alarm["id"]))
     assert raised["zone_id"] == 1 and raised["data"]["status"] == "raised"
-    assert raised["data"]["raised_by"] == public(neighbour)
+    assert raised["data"]["raised_by"] is None  # named only to whoever opens the alarm
+    assert api(live_server, "GET", f"/alarms/{alarm['id']}", police).json()["raised_by"] == public(neighbour)
     on_the_phone = neighbour_phone.wait_for("alarm_raised", deadline=sent + 1.0, match=about(alarm["id"]))
     assert on_the_phone["data"]["raised_by"] is None
 

@@ -125,5 +125,10 @@ def test_the_phone_app_works_through_nginx_over_https(trusting_browser, proxy, l
     token = live_server.token("comisaria")
     items = requests.get(f"{live_server.url}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"},
                          timeout=10).json()["items"]  # fmt: skip
-    assert [i["reporter"]["username"] for i in items] == ["rosa"]
+    opened = [
+        requests.get(f"{live_server.url}/api/v1/incidents/{i['id']}", headers={"Authorization": f"Bearer {token}"},
+                     timeout=10).json()
+        for i in items
+    ]  # fmt: skip
+    assert [i["reporter"]["username"] for i in opened] == ["rosa"]
     context.close()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, ZONE_POINTS, LiveServer, start_server
+from tests.conftest import PASSWORD, ZONE_POINTS, LiveServer, incident_body, start_server
 from zones.database import LIMA
 
 pytestmark = pytest.mark.live
@@ -152,7 +152,14 @@ def api(server: LiveServer, username: str, method: str, path: str, **kwargs: Any
 
 def reported_by(server: LiveServer, police: str, username: str) -> list[dict[str, Any]]:
     items = api(server, police, "GET", "/api/v1/incidents?limit=500")["items"]
-    return [i for i in items if i["reporter"] and i["reporter"]["username"] == username]
+    opened = [api(server, police, "GET", f"/api/v1/incidents/{i['id']}") for i in items]  # names only when opened
+    return [i for i in opened if i["reporter"] and i["reporter"]["username"] == username]
+
+
+def first_alarm_presser(server: LiveServer, police: str) -> str:
+    """Who pressed the newest alarm, as police see it when they open it."""
+    newest = api(server, police, "GET", "/api/v1/alarms")[0]
+    return str(api(server, police, "GET", f"/api/v1/alarms/{newest['id']}")["raised_by"]["username"])
 
 
 def at(text: str) -> datetime:
@@ -192,7 +199,7 @@ def test_reports_and_an_alarm_made_offline_survive_a_reload_and_arrive_once_with
         assert went_offline - timedelta(seconds=2) <= at(incident["occurred_at"]) <= back_online
         assert at(incident["reported_at"]) >= back_online - timedelta(seconds=1)
     alarms = api(live_server, "comisaria", "GET", "/api/v1/alarms")
-    assert len(alarms) == 1 and alarms[0]["raised_by"]["username"] == "rosa"
+    assert len(alarms) == 1 and first_alarm_presser(live_server, "comisaria") == "rosa"
     assert went_offline <= at(alarms[0]["pressed_at"]) <= back_online
     phone.page.wait_for_selector("#mine-list .card[data-report^=incident-]", timeout=5_000)
     assert phone.page.locator("#mine-list .card").count() == 3
@@ -318,7 +325,7 @@ def test_a_neighbour_reports_and_raises_an_alarm_but_sees_no_patrol_feature(phon
     phone.hold_alarm()
     phone.page.wait_for_selector("#alarm-result:has-text('Alarma enviada')", timeout=15_000)
     assert len(reported_by(live_server, "comisaria", "vecina")) == 1
-    assert api(live_server, "comisaria", "GET", "/api/v1/alarms")[0]["raised_by"]["username"] == "vecina"
+    assert first_alarm_presser(live_server, "comisaria") == "vecina"
     assert "Ronda de patrullaje" not in phone.page.inner_text("body")
 
 
@@ -427,11 +434,52 @@ def test_reports_made_while_the_server_is_down_arrive_once_when_it_is_back(
         server.stop()
 
 
-def test_police_are_sent_to_the_live_map(phones, live_server, make_person):
-    make_person("police", username="sargento")
+@pytest.mark.parametrize("role", ["police", "serenazgo"])
+def test_police_and_serenazgo_are_sent_to_the_live_map(phones, live_server, make_person, role):
+    make_person(role, username="sargento")
     phone = phones(live_server).open().sign_in("sargento", ready="police")
     assert phone.page.get_attribute("#screen-police a", "href") == "/mapa"
     assert phone.page.is_hidden("#tabs")
+
+
+def test_a_patrol_the_station_dispatches_hears_it_at_once_and_again_after_a_reload(
+    phones, live_server, make_person, make_committee
+):
+    make_person("police", username="comisaria")
+    juan = make_person("volunteer", zone_id=1, username="juan")
+    make_committee(1, [juan], name="Comité Los Pinos")
+    reporter = make_person("volunteer", zone_id=1)
+    phone = phones(live_server).open().sign_in("juan")
+    phone.go("patrol")
+    phone.page.click("#patrol-start-button")
+    phone.page.wait_for_selector("body[data-patrol=tracking]", timeout=5_000)
+    phone.wait_pending(0)
+    patrol_id = api(live_server, "juan", "GET", "/api/v1/me")["active_patrol"]["id"]
+    headers = {"Authorization": f"Bearer {reporter.token}"}
+    body = incident_body(1, kind="robbery", description="Arrebato en el paradero")
+    incident = requests.post(f"{live_server.url}/api/v1/incidents", json=body, headers=headers, timeout=10).json()
+
+    for status in ("acknowledged", "dispatched"):
+        change = {"status": status}
+        if status == "dispatched":
+            change.update(patrol_id=patrol_id, note="Vayan por la avenida principal")
+        api(live_server, "comisaria", "PATCH", f"/api/v1/incidents/{incident['id']}", json=change)
+    card = f"#patrol-assigned-list [data-incident='{incident['id']}']"
+    phone.page.wait_for_selector(card, timeout=3_000)
+    text = phone.page.inner_text(card)
+    assert "Robo" in text and "Vayan por la avenida principal" in text and "Arrebato en el paradero" in text
+    assert reporter.user.username not in phone.page.content()
+    phone.page.locator(f"{card} a").scroll_into_view_if_needed()
+    assert phone.reachable(f"{card} a") and phone.page.locator(f"{card} a").bounding_box()["height"] >= 48
+
+    phone.page.reload()
+    phone.page.wait_for_selector("body[data-ready=report]", timeout=15_000)
+    phone.go("patrol")
+    phone.page.wait_for_selector(card, timeout=10_000)  # read again from /api/v1/me
+    assert "Vayan por la avenida principal" in phone.page.inner_text(card)
+    api(live_server, "comisaria", "PATCH", f"/api/v1/incidents/{incident['id']}", json={"status": "resolved"})
+    phone.page.wait_for_selector(card, state="detached", timeout=3_000)
+    assert phone.page.is_hidden("#patrol-assigned")
 
 
 def test_the_app_speaks_english_when_asked_and_remembers_it(phones, live_server, make_person):
@@ -549,7 +597,7 @@ def test_without_gps_the_alarm_asks_for_the_place_on_the_map_and_goes(phones, li
     phone.page.mouse.click(map_box["x"] + map_box["width"] / 2, map_box["y"] + map_box["height"] / 2)
     phone.page.click("#map-use")
     phone.page.wait_for_selector("#alarm-result:has-text('Alarma enviada')", timeout=15_000)
-    assert api(live_server, "comisaria", "GET", "/api/v1/alarms")[0]["raised_by"]["username"] == "elsa"
+    assert first_alarm_presser(live_server, "comisaria") == "elsa"
 
 
 def test_an_operation_that_clashed_with_another_goes_again_by_itself(phones, live_server, make_person):

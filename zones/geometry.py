@@ -7,6 +7,7 @@ refuses data without a coordinate reference system rather than guessing one.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,3 +177,18 @@ class ZoneIndex:
             return None
         zone_id = int(self._zone_ids[np.min(zones)])
         return Location(zone_id=zone_id, zone_name=self._zone_names[zone_id], block_id=None)
+
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+
+
+def distance_m(*, lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres between two WGS84 (EPSG:4326) points (haversine).
+
+    Within a district the error against the ellipsoid is well under 1 %, plenty to rank
+    nearby patrols or candidates for a duplicate report.
+    """
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))

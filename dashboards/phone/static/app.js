@@ -426,6 +426,7 @@
       });
       socket.on("own_report_updated", ownReportUpdated);
       socket.on("own_patrol_updated", function (event) { emit("ownpatrol", event.data); });
+      socket.on("patrol_assignment", function (event) { emit("assignment", event.data); });
     }).catch(function () { /* offline before the client ever loaded: tried again when online */ });
   }
 
@@ -454,6 +455,9 @@
     emit("reports", state.reports);
   }
 
+  // Who works incidents and alarms from the live map, not from the phone app.
+  var OPERATORS = { police: true, serenazgo: true, admin: true };
+
   function kindLabel(code) {
     var kind = state.kinds.filter(function (k) { return k.code === code; })[0];
     return kind ? (i18n.lang() === "en" ? kind.label_en : kind.label_es) : code;
@@ -462,7 +466,8 @@
   function kindName(code) { return kindLabel(code).toLocaleLowerCase(i18n.locale()); }
 
   function actorName(role) {
-    return t({ police: "actor.police", coordinator: "actor.coordinator", admin: "actor.admin" }[role] || "actor.police");
+    var keys = { police: "actor.police", serenazgo: "actor.serenazgo", coordinator: "actor.coordinator", admin: "actor.admin" };
+    return t(keys[role] || "actor.police");
   }
 
   // "Su reporte de robo fue atendido por la comisaría": a sentence for a change of one's own report.
@@ -530,7 +535,7 @@
   }
 
   function route() {
-    if (!state.session || state.session.user.role === "police" || state.session.user.role === "admin") return;
+    if (!state.session || OPERATORS[state.session.user.role]) return;
     var view = ROUTES[location.hash] || "report";
     if (view === "patrol" && !app.patrols()) view = "report";
     Object.keys(ROUTES).forEach(function (hash) {
@@ -570,7 +575,7 @@
   // After sign-in (`signedIn`: /me was just read) or on opening with a kept session.
   function start(signedIn) {
     var user = state.session.user;
-    if (user.role === "police" || user.role === "admin") {
+    if (OPERATORS[user.role]) {
       showScreen("police");
       document.body.setAttribute("data-ready", "police");
       return;

@@ -27,7 +27,7 @@
   "signin.waiting_someone": "Items are saved on this phone: they will be sent when the person who made them signs in.",
 
   "police.title": "Live map",
-  "police.intro": "Police and administrators work incidents and alarms from the live map.",
+  "police.intro": "The police, the serenazgo and administrators work incidents and alarms from the live map.",
   "police.open_map": "Open the live map",
 
   "status.online": "Online",
@@ -134,6 +134,10 @@
   "patrol.tracking_start": "Record the route from this phone",
   "patrol.tracking_stop": "Stop recording the route",
   "patrol.traccar_hint": "With the screen off or the app closed, the browser stops recording the route. To record it in the background, install Traccar Client and ask your coordinator for your phone's identifier.",
+  "patrol.assigned_title": "Sent by the station",
+  "patrol.assigned_new": "The station sent you to: {kind}, {block}",
+  "patrol.assigned_note": "Instructions: {note}",
+  "patrol.assigned_directions": "Directions",
   "patrol.end": "End patrol",
   "patrol.end_confirm": "End the patrol now?",
   "patrol.end_yes": "Yes, end it",
@@ -180,6 +184,7 @@
   "status.alarm.resolved": "Closed",
 
   "actor.police": "the police station",
+  "actor.serenazgo": "the municipal security service (serenazgo)",
   "actor.coordinator": "the committee's coordinator",
   "actor.admin": "Ronda's administration",
   "own.incident.acknowledged": "Your {kind} report was taken up by {actor}.",

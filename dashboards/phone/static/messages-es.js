@@ -28,7 +28,7 @@
   "signin.waiting_someone": "Hay envíos guardados en este teléfono: saldrán cuando entre la persona que los hizo.",
 
   "police.title": "Mapa en vivo",
-  "police.intro": "La policía y la administración trabajan los incidentes y las alarmas desde el mapa en vivo.",
+  "police.intro": "La policía, el serenazgo y la administración trabajan los incidentes y las alarmas desde el mapa en vivo.",
   "police.open_map": "Abrir el mapa en vivo",
 
   "status.online": "En línea",
@@ -135,6 +135,10 @@
   "patrol.tracking_start": "Registrar el recorrido desde este teléfono",
   "patrol.tracking_stop": "Dejar de registrar el recorrido",
   "patrol.traccar_hint": "Con la pantalla apagada o la app cerrada, el navegador deja de registrar el recorrido. Para registrarlo en segundo plano, instale Traccar Client y pida a su coordinador el identificador de su teléfono.",
+  "patrol.assigned_title": "Enviados por la central",
+  "patrol.assigned_new": "La central les envió a: {kind}, {block}",
+  "patrol.assigned_note": "Indicación: {note}",
+  "patrol.assigned_directions": "Cómo llegar",
   "patrol.end": "Terminar ronda",
   "patrol.end_confirm": "¿Terminar la ronda ahora?",
   "patrol.end_yes": "Sí, terminar",
@@ -181,6 +185,7 @@
   "status.alarm.resolved": "Cerrada",
 
   "actor.police": "la comisaría",
+  "actor.serenazgo": "el serenazgo",
   "actor.coordinator": "el coordinador del comité",
   "actor.admin": "la administración de Ronda",
   "own.incident.acknowledged": "Su reporte de {kind} fue atendido por {actor}.",

@@ -112,6 +112,7 @@
     $("patrol-track-toggle").textContent = t(patrol.tracking ? "patrol.tracking_stop" : "patrol.tracking_start");
     $("patrol-track-toggle").setAttribute("aria-pressed", String(Boolean(patrol.tracking)));
     renderTracking();
+    renderAssignments();
   }
 
   function renderTracking() {
@@ -401,6 +402,58 @@
     });
   }
 
+  // --- incidents the station sent this patrol to ---------------------------------------------
+  var assignments = {};  // incident id -> what the members see of it
+
+  function ours(view) {
+    return Boolean(patrol && patrol.id && view.assigned_patrol_id === patrol.id && view.status === "dispatched");
+  }
+
+  // A push: the station dispatched this patrol (new: said aloud), or took the incident off it.
+  function assigned(view) {
+    var isNew = !assignments[view.id];
+    if (ours(view)) {
+      assignments[view.id] = view;
+      if (isNew) {
+        app.toast(t("patrol.assigned_new", { kind: app.kindLabel(view.kind), block: view.block_name || "" }), "news");
+        if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
+      }
+    } else {
+      delete assignments[view.id];
+    }
+    renderAssignments();
+  }
+
+  // What the server says the patrol is sent to now (after sign-in or a reconnection).
+  function replaceAssignments(views) {
+    assignments = {};
+    (views || []).forEach(function (view) { if (ours(view)) assignments[view.id] = view; });
+    renderAssignments();
+  }
+
+  function renderAssignments() {
+    var list = $("patrol-assigned-list");
+    var ids = Object.keys(assignments).map(Number).sort(function (a, b) { return a - b; });
+    $("patrol-assigned").hidden = !patrol || !ids.length;
+    list.textContent = "";
+    ids.forEach(function (id) {
+      var view = assignments[id];
+      var box = el("li", "card assignment");
+      box.setAttribute("data-incident", id);
+      var head = el("p", "card-title");
+      head.appendChild(el("strong", null, app.kindLabel(view.kind)));
+      head.appendChild(el("span", "badge badge-dispatched", app.i18n.ago(view.updated_at)));
+      box.appendChild(head);
+      box.appendChild(el("p", "meta", [view.block_name, app.i18n.time(view.occurred_at)].filter(Boolean).join(" · ")));
+      if (view.note) box.appendChild(el("p", "change", t("patrol.assigned_note", { note: view.note })));
+      if (view.description) box.appendChild(el("p", "description", view.description));
+      var go = el("a", "button-link", t("patrol.assigned_directions"));
+      go.href = "geo:" + view.lat + "," + view.lon + "?q=" + view.lat + "," + view.lon;
+      box.appendChild(go);
+      list.appendChild(box);
+    });
+  }
+
   app.screens.patrol = {
     init: function () {
       $("patrol-start").addEventListener("submit", start);
@@ -424,7 +477,13 @@
           loadMembers();
         });
       });
-      app.on("me", function (user) { if (app.patrols()) { fromServer(user.active_patrol); loadMembers(); } });
+      app.on("me", function (user) {
+        if (!app.patrols()) return;
+        fromServer(user.active_patrol);
+        replaceAssignments(user.active_patrol && user.active_patrol.assignments);
+        loadMembers();
+      });
+      app.on("assignment", function (view) { if (app.patrols()) assigned(view); });
       app.on("ownpatrol", function (server) { if (app.patrols()) fromServer(server); });
       app.on("outbox", function (items) { if (app.patrols()) reconcile(items); });
       app.on("fix", onFix);
@@ -437,6 +496,8 @@
         stopTracking();
         patrol = null;
         members = {};
+        assignments = {};
+        renderAssignments();
         closeConfirm();
         $("patrol-error").hidden = true;
         renderActive();
