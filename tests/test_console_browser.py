@@ -98,6 +98,14 @@ def queue_keys(page) -> list[str]:
     return page.eval_on_selector_all("#queue-list .queue-item", "nodes => nodes.map(n => n.dataset.key)")
 
 
+def on_the_record(server: LiveServer, make_person, object_type: str, object_id: int) -> list[tuple[str, str, str]]:
+    """(action, username, role) of each line of the audit record about an object, oldest first."""
+    make_person("admin", username=f"auditora{object_type}{object_id}")
+    path = f"/api/v1/audit?object_type={object_type}&object_id={object_id}"
+    items = call(server, f"auditora{object_type}{object_id}", "GET", path)["items"]
+    return [(e["action"], e["actor_username"], e["actor_role"]) for e in reversed(items)]
+
+
 def start_patrol(server: LiveServer, make_committee, member, zone_id: int, name: str) -> int:
     committee = make_committee(zone_id, [member], name=name)
     patrol = call(server, member.user.username, "POST", "/api/v1/patrols", patrol_body(committee, [member]))
@@ -162,6 +170,12 @@ def test_police_receive_dispatch_and_resolve_from_the_popup_seen_live_on_another
         ("resolved", "police"),
     ]
     assert history[1]["assigned_patrol_id"] == patrol_id and history[2]["note"] == "Se recuperó el celular"
+    record = on_the_record(live_server, make_person, "incident", incident["id"])
+    assert record[0] == ("incident.reported", "informante", "volunteer")
+    assert ("incident.reporter_viewed", "agente1", "police") in record  # the popup named the reporter
+    assert [r for r in record if r[0] == "incident.status_changed"] == [
+        ("incident.status_changed", "agente1", "police")
+    ] * 3
     assert first.errors == [] and second.errors == []
 
 
@@ -263,6 +277,13 @@ def test_serenazgo_works_incidents_and_alarms_and_never_receives_a_reporter_name
     assert any(f'"id":{incident["id"]}' in b.replace(" ", "") for b in bodies)  # the answers were read
     for body in bodies:
         assert "Nombre de informante" not in body and "informante" not in body
+    record = on_the_record(live_server, make_person, "incident", incident["id"])
+    assert (
+        record
+        == [("incident.reported", "informante", "volunteer")] + [("incident.status_changed", "sereno", "serenazgo")] * 3
+    )  # and no showing of the reporter
+    alarm_record = on_the_record(live_server, make_person, "alarm", alarm["id"])
+    assert alarm_record == [("alarm.raised", "vecino", "neighbor"), ("alarm.resolved", "sereno", "serenazgo")]
     assert page.errors == []
 
 
