@@ -20,22 +20,21 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from app import create_app  # noqa: E402
+from benchmarks.scratch_postgres import drop_pg_database, make_pg_database  # noqa: E402
 from security import audit, incidents  # noqa: E402
 from security.auth import create_user  # noqa: E402
 from security.models import IncidentCreate  # noqa: E402
 
 ZONE_1 = (-12.1398, -76.9281)
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TARGET_MS = 1.0
 
 
@@ -54,18 +53,13 @@ def report(engine, user, index, n: int) -> float:
 
 
 @contextlib.contextmanager
-def scratch_postgres():
+def scratch_postgres() -> Iterator[str]:
     """A new PostgreSQL database for the run, dropped afterwards; yields its URL."""
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"ronda_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    name, url = make_pg_database()
     try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_pg_database(name)
 
 
 def main() -> None:

@@ -40,13 +40,13 @@ from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from app import create_app  # noqa: E402
+from benchmarks.scratch_postgres import PG_ADMIN_URL, drop_pg_database, make_pg_database  # noqa: E402
 from security.auth import create_user  # noqa: E402
 from security.history import _KIND_WEIGHTS, import_user, insert_incidents  # noqa: E402
 from security.models import OPEN_STATUSES  # noqa: E402
 from zones.database import LIMA  # noqa: E402
 from zones.models import Block  # noqa: E402
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "clave-de-benchmark-123"
 TARGET_MS = 300.0
 PAGE = 50
@@ -255,22 +255,6 @@ def pg_reachable() -> str | None:
     except Exception as exc:  # any failure means "not here"
         return f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
     return None
-
-
-def make_pg_database() -> tuple[str, str]:
-    name = f"ronda_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def drop_pg_database(name: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def run(store: str, *, rows: int, repeats: int, tmp: Path, show_plans: bool) -> list[dict[str, Any]]:

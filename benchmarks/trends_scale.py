@@ -17,23 +17,21 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from app import create_app  # noqa: E402
+from benchmarks.scratch_postgres import drop_pg_database, make_pg_database  # noqa: E402
 from dashboards.trends import Month, compute_trends  # noqa: E402
 from security.history import import_incidents_csv  # noqa: E402
 from security.kinds import KINDS  # noqa: E402
 from zones.models import Block  # noqa: E402
-
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def write_csv(path: Path, *, rows: int, blocks: list[Block], seed: int = 7) -> None:
@@ -60,22 +58,6 @@ def write_csv(path: Path, *, rows: int, blocks: list[Block], seed: int = 7) -> N
                     f"bench-{i}",
                 ]
             )
-
-
-def make_pg_database() -> tuple[str, str]:
-    name = f"ronda_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def drop_pg_database(name: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def run(store: str, *, csv_path: Path | None, rows: int, repeats: int, tmp: Path) -> dict[str, float]:

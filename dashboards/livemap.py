@@ -1,7 +1,7 @@
 """The live zone map, built with folium: pure functions from data to a `folium.Map`.
 
 folium draws the zones (coloured by incident count), an empty MarkerCluster that the live
-script (static/live_map.js) fills and updates from Socket.IO events, and a heat layer.
+scripts (static/map_*.js) fill and update from Socket.IO events, and a heat layer.
 Every library is served by the app itself (`AssetUrls`); nothing is loaded from a CDN.
 """
 
