@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
@@ -244,6 +245,44 @@ def _forget_origin(_exc: BaseException | None) -> None:
     audit.clear_origin()
 
 
+# Deeper than this, a JSON body is no request of ours (the deepest, a sync batch's GeoJSON
+# route, is 6 levels), and Python's parser would run out of stack on a few thousand.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (brackets inside strings not counted)."""
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', data)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _refuse_deep_json() -> Response | None:
+    """A JSON body nested too deeply is a 422 on the body, before any parser recurses into it."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    data = request.get_data(cache=True)
+    # Some routes read JSON whatever the content type says (a patrol's end, OsmAnd's body).
+    if data.lstrip()[:1] not in (b"{", b"["):
+        return None
+    if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH or json_depth(data) <= MAX_JSON_DEPTH:
+        return None  # the first test, in C, settles every small body
+    problem = gettext("El JSON está anidado a más de %(max)s niveles.", max=MAX_JSON_DEPTH)
+    return error_response(
+        422,
+        "validation_error",
+        gettext("Los datos enviados no son válidos."),
+        [{"field": "body", "problem": problem, "code": "json_too_deep"}],
+    )
+
+
 def _refuse_bad_gzip() -> Response | None:
     """A compressed body that could not be unpacked is refused before any route reads it."""
     error = gzip_error()
@@ -264,6 +303,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_audit_origin)
     app.teardown_request(_forget_origin)
     app.before_request(_refuse_bad_gzip)
+    app.before_request(_refuse_deep_json)
     app.after_request(_compress_api)
     app.register_api(api)  # type: ignore[attr-defined]
     app.register_error_handler(DomainError, _domain_error)

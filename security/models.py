@@ -47,6 +47,17 @@ def parse_id(text: str) -> int | None:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+CONTROL_CHARACTERS = N_("Contiene caracteres de control (como NUL), que no se admiten aquí.")
+
+
+def no_control(value: str | None) -> str | None:
+    """A name or identifier as given, refused when it carries control characters (PostgreSQL
+    cannot even compare a NUL): unlike free text, a name is not silently changed."""
+    if value is not None and _CONTROL.search(value):
+        raise ValueError(CONTROL_CHARACTERS)
+    return value
+
+
 def clean_text(value: str | None) -> str | None:
     """Free text as stored: control characters removed (PostgreSQL refuses NUL), blank is None."""
     if value is None:
@@ -79,6 +90,11 @@ class User(SQLModel, table=True):
 class TokenRequest(SQLModel):
     username: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=1, max_length=200)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        return no_control(value)  # type: ignore[return-value]
 
 
 class TokenPublic(SQLModel):
@@ -402,6 +418,11 @@ class CommitteeMember(SQLModel, table=True):
 class MemberAdd(SQLModel):
     user_id: Id | None = Field(default=None, description="The user to add (or give username)")
     username: str | None = Field(default=None, min_length=1, max_length=80)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        return no_control(value)
 
 
 class LineString(SQLModel):

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from security.errors import N_, ValidationProblem
-from security.models import PositionIn
+from security.models import CONTROL_CHARACTERS, PositionIn, no_control
 from zones.database import utcnow
 
 KNOT_MS = 0.514444  # metres per second in a knot
@@ -103,6 +103,10 @@ def parse_fix(*, params: Mapping[str, Any], body: Any) -> OsmandFix:
         valid = str(params.get("valid", "true")).lower() not in ("false", "0")
     if not isinstance(device_id, (str, int)) or not str(device_id).strip():
         raise ValidationProblem("id", "Falta el identificador del dispositivo (id).")
+    try:
+        no_control(str(device_id))
+    except ValueError as exc:
+        raise ValidationProblem("id", CONTROL_CHARACTERS) from exc
     for name in ("lat", "lon"):
         if fields[name] is None:
             raise ValidationProblem(name, "Campo obligatorio.")

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask_babel import gettext
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
@@ -37,6 +37,7 @@ from security.models import (
     PatrolEnd,
     PositionBatch,
     User,
+    no_control,
 )
 from security.osmand import parse_fix
 from security.patrols import TRACKER_ID_MIN
@@ -236,6 +237,11 @@ class TrackerCreate(BaseModel):
     )
     user_id: Id | None = Field(default=None, description="Whose tracker (default: yours; admins and coordinators "
                                "may register one for a member of their zone)")  # fmt: skip
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, value: str | None) -> str | None:
+        return no_control(value)
 
 
 @patrol_api.post(

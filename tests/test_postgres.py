@@ -445,3 +445,9 @@ def test_patrol_hours_on_postgresql(app, client, make_person, make_committee):
         ("2026-03", 2.0, 4.0),
         ("2026-04", 2.0, 4.0),
     ]
+
+
+def test_control_characters_in_names_and_ids_are_refused_on_postgresql(client, make_person, make_committee):
+    from tests.test_bad_input import check_control_characters
+
+    check_control_characters(client, make_person, make_committee)
