@@ -459,14 +459,15 @@ def note_refusal(
     """A refused page (403) is written to the audit record, like a refused API call."""
     if status != 403:
         return
-    audit.denied(
-        session=session,
+    audit.record_apart(
+        engine=session.get_bind(),  # type: ignore[arg-type]
+        action="access.denied",
         actor=user,
         object_type=object_type,
         object_id=object_id,
+        outcome="denied",
         detail={"path": request.path[:200], "query": request.query_string.decode(errors="replace")[:300]},
     )
-    session.commit()
 
 
 @console.after_request

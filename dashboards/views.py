@@ -189,11 +189,9 @@ def login() -> ResponseReturnValue:
                 user = authenticate(session=_db(), username=username, password=password)
             except AuthError:
                 record_sign_in(session=_db(), user=None, username=username, via="web")
-                _db().commit()
                 error = gettext("Usuario o contraseña incorrectos.")
             else:
                 record_sign_in(session=_db(), user=user, username=username, via="web")
-                _db().commit()
                 session.clear()
                 session["uid"] = user.id
                 session.permanent = True

@@ -223,16 +223,16 @@ def record_denied(*, user: User | None, message: str) -> None:
             object_type, object_id = _OBJECT_PARAMS[name], value
             break
     try:
-        session = db()
-        session.rollback()
-        audit.denied(
-            session=session,
+        db().rollback()  # the refused request's own work, if any
+        audit.record_apart(
+            engine=ronda().engine,
+            action="access.denied",
             actor=user,
             object_type=object_type,
             object_id=object_id,
+            outcome="denied",
             detail={"method": request.method, "path": request.path[:200], "reason": message},
         )
-        session.commit()
     except Exception:  # the refusal itself must still reach the caller
         current_app.logger.exception("could not record a refused request")
 
@@ -382,8 +382,8 @@ def record_sign_in(*, session: Session, user: User | None, username: str, via: s
         detail: dict[str, Any] = {"username": target.username, "via": via}
     else:
         detail = {"username": None, "unknown_name_sha256": hashlib.sha256(tried.encode()).hexdigest()[:12], "via": via}
-    audit.record(
-        session=session,
+    audit.record_apart(
+        engine=session.get_bind(),  # type: ignore[arg-type]
         action="auth.sign_in",
         actor=user,
         object_type="user",
@@ -420,10 +420,8 @@ def issue_token_route(body: TokenRequest) -> Response:
         user = authenticate(session=db(), username=body.username, password=body.password)
     except AuthError:
         record_sign_in(session=db(), user=None, username=body.username, via="api")
-        db().commit()
         return _unauthorized("credentials")
     record_sign_in(session=db(), user=user, username=body.username, via="api")
-    db().commit()
     token = issue_token(user=user, secret_key=current_app.config["SECRET_KEY"])
     ttl = current_app.config["TOKEN_TTL_SECONDS"]
     return jsonify(
@@ -649,13 +647,13 @@ def get_incident_route(path: IncidentPath) -> Response:
 
 def opened_view(*, session: Session, record: dict[str, Any], actor: User, object_type: str) -> dict[str, Any]:
     """The view of one incident or alarm a person opened; when it names who reported or pressed
-    it, that showing goes on the record (commit the session)."""
+    it, that showing goes on the record (in a transaction of its own)."""
     who = viewer_of(actor)
     view = redact(record, viewer=who, detail=True)
     named = view.get("reporter") if object_type == "incident" else view.get("raised_by")
     if named and names_reporter(record, viewer=who):
-        audit.record(
-            session=session,
+        audit.record_apart(
+            engine=session.get_bind(),  # type: ignore[arg-type]
             action="incident.reporter_viewed" if object_type == "incident" else "alarm.presser_viewed",
             actor=actor,
             object_type=object_type,
@@ -839,8 +837,12 @@ class AuditQuery(BaseModel):
 def record_audit_read(*, session: Session, actor: User, filters: audit.AuditFilter, file_format: str) -> None:
     """Reading the record is on the record too (it names people): who read which part of it."""
     asked = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(filters).items() if v}
-    audit.record(session=session, action="audit.read", actor=actor, detail={"filters": asked, "format": file_format})
-    session.commit()
+    audit.record_apart(
+        engine=session.get_bind(),  # type: ignore[arg-type]
+        action="audit.read",
+        actor=actor,
+        detail={"filters": asked, "format": file_format},
+    )
 
 
 def audit_filter(query: AuditQuery) -> audit.AuditFilter:

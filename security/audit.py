@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
 from security.errors import ValidationProblem
@@ -108,6 +108,31 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def record_apart(
+    *,
+    engine: Engine,
+    action: str,
+    actor: User | None = None,
+    object_type: str | None = None,
+    object_id: int | str | None = None,
+    outcome: str = "ok",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A line that goes with no change of state (a sign-in, a showing of a reporter, a refusal, a
+    reading of the record), committed in a transaction of its own that starts by writing.
+
+    The request's own session has read already; on SQLite a transaction that read and then
+    writes fails at once (SQLITE_BUSY_SNAPSHOT, no waiting) if another writer committed in
+    between, and a sign-in reads for a tenth of a second (the password hash) before it writes.
+    """
+    with Session(engine) as session:
+        record(
+            session=session, action=action, actor=actor, object_type=object_type, object_id=object_id,
+            outcome=outcome, detail=detail,
+        )  # fmt: skip
+        session.commit()
 
 
 def denied(

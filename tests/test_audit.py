@@ -300,3 +300,37 @@ def test_postgresql_refuses_to_update_delete_or_truncate_the_record(pg_admin):  
                 assert connection.execute(text("SELECT outcome FROM auditentry")).scalars().all() == ["failed"]
         finally:
             engine.dispose()
+
+
+@pytest.mark.live
+def test_sign_ins_and_openings_written_at_once_with_reports_never_fail(live_server, make_person):
+    """The lines that go with no change (a sign-in, a reporter shown) are written apart: on SQLite a
+    request that read and then wrote would fail at once whenever another writer got in between."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    make_person("police", username="comisaria")
+    volunteer = make_person("volunteer", zone_id=1)
+    first = requests.post(
+        f"{live_server.url}/api/v1/incidents", json=incident_body(1), headers=volunteer.headers, timeout=10
+    ).json()
+    police = {"Authorization": f"Bearer {live_server.token('comisaria')}"}
+
+    def sign_in(_n: int) -> int:
+        body = {"username": "comisaria", "password": PASSWORD}
+        return requests.post(f"{live_server.url}/api/v1/auth/token", json=body, timeout=20).status_code
+
+    def open_one(_n: int) -> int:
+        return requests.get(f"{live_server.url}/api/v1/incidents/{first['id']}", headers=police, timeout=20).status_code
+
+    def report(_n: int) -> int:
+        answer = requests.post(
+            f"{live_server.url}/api/v1/incidents", json=incident_body(1), headers=volunteer.headers, timeout=20
+        )
+        return answer.status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        futures = [pool.submit(job, n) for n in range(8) for job in (sign_in, open_one, report)]
+        codes = sorted(f.result() for f in futures)
+    assert codes == [200] * 16 + [201] * 8, live_server.log()[-2000:]
