@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
@@ -23,7 +23,7 @@ from security.api import opened_view
 from security.auth import Viewer, issue_token, viewer_of
 from security.errors import DomainError, Forbidden, NotFound
 from security.kinds import KINDS
-from security.models import Patrol, User, clean_text, parse_id
+from security.models import Patrol, StatusFilter, User, clean_text, parse_id
 from security.visibility import redact
 from zones.database import LIMA, utcnow
 from zones.models import Zone
@@ -33,8 +33,8 @@ console = Blueprint("console", __name__, template_folder="templates")
 PAGE_SIZE = 50
 EXPORT_PAGE = 2000
 TEXT_MAX = 100  # a search or a username typed in a box; longer is a mistake, not a query
-SORTS = ("newest", "oldest", "severity")
-STATUSES = ("open", "reported", "acknowledged", "dispatched", "resolved", "dismissed", "duplicate")
+SORTS = incidents.SORTS
+STATUSES = get_args(StatusFilter)
 SEVERITIES = (1, 2, 3)
 
 
@@ -160,9 +160,7 @@ def _zone_names(session: Session) -> dict[int, str]:
 
 
 def _list_view(record: dict[str, Any], *, viewer: Viewer) -> dict[str, Any]:
-    view = redact(record, viewer=viewer)
-    view["reporter"] = None  # lists and exports never name anybody (the record of one incident may)
-    return view
+    return redact(record, viewer=viewer)  # not `detail`: lists and exports never name anybody
 
 
 def _page_views(
@@ -377,9 +375,6 @@ def incidents_export(file_format: str) -> ResponseReturnValue:
 def _history(session: Session, *, viewer: Viewer, view: dict[str, Any]) -> list[dict[str, Any]]:
     """The incident's status changes as the viewer may read them, oldest first, starting with the report."""
     items = incidents.incident_history(session=session, viewer=viewer, incident_id=view["id"])
-    names = incidents.patrol_names(
-        session, {int(i["assigned_patrol_id"]) for i in items if i.get("assigned_patrol_id")}
-    )
     statuses, roles = status_labels(), role_labels()
     history = [
         {
@@ -397,8 +392,8 @@ def _history(session: Session, *, viewer: Viewer, view: dict[str, Any]) -> list[
                 "change": f"{statuses.get(item['from_status'], item['from_status'])} → "
                 f"{statuses.get(item['to_status'], item['to_status'])}",
                 "by": roles.get(item.get("by_role") or "", item.get("by_role") or ""),
-                "note": item.get("note") if sees_descriptions(viewer) else None,
-                "patrol": names.get(item.get("assigned_patrol_id"), ""),
+                "note": item["note"],  # none for neighbours (the service's rule)
+                "patrol": item["assigned_patrol_name"] or "",
             }
         )
     return history
@@ -435,7 +430,6 @@ def incident_page(incident_id: str) -> ResponseReturnValue:
     record = incidents.incident_records(session=session, incidents=[incident])[0]
     # The one view that may name the reporter; naming them goes on the record, as in the API.
     view = opened_view(session=session, record=record, actor=user, object_type="incident")
-    session.commit()
     zones = _zone_names(session)
     row = _rows([view], viewer=viewer, zones=zones, ended=_ended_patrols(session, [view]))[0]
     return _render_incident(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import date
 from pathlib import Path
@@ -41,11 +40,10 @@ from security.api import record_sign_in
 from security.auth import AuthError, authenticate, issue_token, viewer_of
 from security.context import ronda
 from security.kinds import KINDS
-from security.models import User, parse_id
+from security.models import User, has_control, parse_id
 from zones.database import LIMA, utcnow
 from zones.service import zones_feature_collection
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web")
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -182,7 +180,7 @@ def login() -> ResponseReturnValue:
         password = request.form.get("password", "")
         if not username or not password:
             error = gettext("Escriba su usuario y su contraseña.")
-        elif _CONTROL_CHARACTERS.search(username):
+        elif has_control(username):
             error = gettext("El usuario contiene caracteres de control (como NUL), que no se admiten.")
         else:
             try:

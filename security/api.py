@@ -641,7 +641,6 @@ def get_incident_route(path: IncidentPath) -> Response:
     incident = incidents.get_incident(session=db(), viewer=who, incident_id=path.incident_id)
     record = incidents.incident_records(session=db(), incidents=[incident])[0]
     view = opened_view(session=db(), record=record, actor=me(), object_type="incident")
-    db().commit()
     return jsonify(view)
 
 
@@ -758,7 +757,6 @@ def get_alarm_route(path: AlarmPath) -> Response:
     alarm = alarms.get_alarm(session=db(), viewer=viewer(), alarm_id=path.alarm_id)
     record = alarms.alarm_records(session=db(), alarms=[alarm])[0]
     view = opened_view(session=db(), record=record, actor=me(), object_type="alarm")
-    db().commit()
     return jsonify(view)
 
 

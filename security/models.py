@@ -50,10 +50,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_CHARACTERS = N_("Contiene caracteres de control (como NUL), que no se admiten aquí.")
 
 
+def has_control(value: str) -> bool:
+    """Whether a text carries control characters (a NUL, say), which PostgreSQL cannot even compare."""
+    return _CONTROL.search(value) is not None
+
+
 def no_control(value: str | None) -> str | None:
-    """A name or identifier as given, refused when it carries control characters (PostgreSQL
-    cannot even compare a NUL): unlike free text, a name is not silently changed."""
-    if value is not None and _CONTROL.search(value):
+    """A name or identifier as given, refused when it carries control characters: unlike free
+    text, a name is not silently changed."""
+    if value is not None and has_control(value):
         raise ValueError(CONTROL_CHARACTERS)
     return value
 

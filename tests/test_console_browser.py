@@ -248,6 +248,8 @@ def test_serenazgo_works_incidents_and_alarms_and_never_receives_a_reporter_name
     make_person("neighbor", zone_id=2, username="vecino")
     incident = report(live_server, "informante", 2, description="Pelea en la losa deportiva")
     page = open_map(browser, live_server, "sereno")
+    # What the first load still had in flight would be dropped by the reload, body and all: let it end.
+    page.wait_for_load_state("networkidle")
     answers: list = []
     frames: list[str] = []
     page.on("response", lambda answer: answers.append(answer))

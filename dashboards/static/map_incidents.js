@@ -199,16 +199,6 @@
     });
   }
 
-  function patrolName(id, patrolId) {
-    var data = latest[id];
-    if (data && data.assigned_patrol_id === patrolId && data.assigned_patrol_name) return data.assigned_patrol_name;
-    var found = suggestions[id];
-    var match = found && found !== "failed" && (found.patrols || []).filter(function (p) { return p.id === patrolId; })[0];
-    if (match && match.committee_name) return match.committee_name;
-    if (M.patrols[patrolId] && M.patrols[patrolId].data.committee_name) return M.patrols[patrolId].data.committee_name;
-    return fmt(text.patrolNo, { id: patrolId });
-  }
-
   function historySection(id, data) {
     var section = el("section", "history");
     section.appendChild(el("h3", null, text.history));
@@ -230,7 +220,8 @@
       var li = entry(item.at, (config.roles[item.by_role] || item.by_role || "") + ": " +
         statusLabel(item.from_status) + " → " + statusLabel(item.to_status));
       if (item.assigned_patrol_id) {
-        li.appendChild(el("div", "patrol", text.assignedPatrol + ": " + patrolName(id, item.assigned_patrol_id)));
+        li.appendChild(el("div", "patrol", text.assignedPatrol + ": " +
+          (item.assigned_patrol_name || fmt(text.patrolNo, { id: item.assigned_patrol_id }))));
       }
       if (item.note) li.appendChild(el("div", "note", item.note));
     });
