@@ -29,18 +29,26 @@ from sqlmodel import Session, col, select
 
 from dashboards import api as dashboards_api
 from dashboards import cli as dashboards_cli
+from dashboards.account import account
 from dashboards.admin import admin
+from dashboards.admin_committees import admin_committees
+from dashboards.admin_devices import admin_devices
+from dashboards.admin_home import admin_home
+from dashboards.admin_users import admin_users
 from dashboards.console import console
 from dashboards.phone import phone
 from dashboards.report_views import report_web
 from dashboards.views import web
 from security import api as security_api
 from security import cli as security_cli
+from security import headers as security_headers
 from security import me_api, patrol_api
 from security.alarms import escalate_overdue
 from security.context import Ronda, ronda
+from security.openapi import ErrorBody, RondaOpenAPI
 from security.patrols import close_overdue
-from security.push import publish, socketio
+from security.push import publish, socketio, watch_sessions
+from security.throttle import SignInThrottle, storage_uri
 from zones.database import make_engine, migrate
 from zones.service import build_index, zone_count
 
@@ -54,18 +62,31 @@ log = logging.getLogger("ronda")
 def _env_config() -> dict[str, Any]:
     """Settings taken from the environment (only those that are set)."""
     config: dict[str, Any] = {}
-    for name in ("DATABASE_URL", "SOCKETIO_MESSAGE_QUEUE", "SECRET_KEY"):
+    for name in ("DATABASE_URL", "SOCKETIO_MESSAGE_QUEUE", "SECRET_KEY", "RATE_LIMIT_STORAGE"):
         if os.environ.get(name):
             config[name] = os.environ[name]
-    for name in ("TOKEN_TTL_SECONDS", "ALARM_ESCALATION_SECONDS", "INCIDENT_ACK_OVERDUE_MINUTES", "PROXY_COUNT"):
+    for name in (
+        "TOKEN_TTL_SECONDS",
+        "ALARM_ESCALATION_SECONDS",
+        "INCIDENT_ACK_OVERDUE_MINUTES",
+        "PROXY_COUNT",
+        "SIGN_IN_MAX_FAILURES",
+        "SIGN_IN_ADDRESS_MAX_FAILURES",
+        "SIGN_IN_WINDOW_SECONDS",
+    ):
         if os.environ.get(name):
             config[name] = int(os.environ[name])
-    if os.environ.get("PATROL_PUSH_SECONDS"):
-        config["PATROL_PUSH_SECONDS"] = float(os.environ["PATROL_PUSH_SECONDS"])
+    for name in ("PATROL_PUSH_SECONDS", "SESSION_CHECK_SECONDS"):
+        if os.environ.get(name):
+            config[name] = float(os.environ[name])
     if os.environ.get("MAP_TILES", "").lower() in ("0", "false", "no"):
         config["MAP_TILES"] = False  # no OpenStreetMap background (a station with no internet)
     if os.environ.get("RONDA_DEBUG", "").lower() in ("1", "true", "yes"):
         config["DEBUG"] = True
+    if os.environ.get("RONDA_HTTPS", "").lower() in ("1", "true", "yes"):
+        config["HTTPS"] = True
+    if os.environ.get("RONDA_ALLOWED_ORIGINS"):
+        config["ALLOWED_ORIGINS"] = os.environ["RONDA_ALLOWED_ORIGINS"]
     return config
 
 
@@ -141,7 +162,7 @@ def load_demo(*, session: Session) -> None:
 
 def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     """Build the application: defaults, then the environment, then `test_config`."""
-    app = OpenAPI(
+    app = RondaOpenAPI(
         __name__,
         info=Info(
             title="Ronda API",
@@ -149,10 +170,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
             description="Seguridad ciudadana de Villa María del Triunfo: incidentes, alarmas vecinales y "
             "eventos en vivo. / Citizen security for Villa María del Triunfo.",
         ),
-        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        security_schemes={
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "deviceKey": {"type": "apiKey", "in": "header", "name": "X-Device-Key"},  # street alarm devices
+        },
         doc_prefix="/api",
         doc_url="/v1/openapi.json",
         validation_error_callback=security_api.validation_error_response,
+        validation_error_model=ErrorBody,
         instance_path=os.environ.get("RONDA_INSTANCE_PATH") or str(ROOT / "instance"),
         instance_relative_config=True,
     )
@@ -167,6 +192,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         # Proxies in front (nginx: 1) whose X-Forwarded-For/-Proto to trust, for the audit's addresses.
         PROXY_COUNT=0,
         PATROL_PUSH_SECONDS=5,
+        # Sign-in throttling (security/throttle.py): failures per account (and per known device)
+        # and per client address within the window; counts in Redis when one is configured.
+        SIGN_IN_MAX_FAILURES=10,
+        SIGN_IN_ADDRESS_MAX_FAILURES=30,
+        SIGN_IN_WINDOW_SECONDS=15 * 60,
+        RATE_LIMIT_STORAGE=None,
+        # How often each server process checks its live sockets against ended sessions and expired tokens.
+        SESSION_CHECK_SECONDS=1.0,
         LOAD_DEMO=True,
         MAX_CONTENT_LENGTH=1024 * 1024,
         BABEL_DEFAULT_LOCALE="es",
@@ -176,6 +209,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         MAP_TILES=True,  # `python app.py` serves with gevent; see main()
+        # Served over HTTPS (behind a TLS proxy): HSTS and Secure cookies even when the proxy's
+        # X-Forwarded-Proto is not trusted (security/headers.py).
+        HTTPS=False,
+        # Origins whose pages may open the live channel; None: the page's own origin only.
+        ALLOWED_ORIGINS=None,
     )
     app.config.update(_env_config())
     if test_config:
@@ -195,7 +233,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
             load_demo(session=session)
             session.commit()
         index = build_index(session=session)
-    app.extensions["ronda"] = Ronda(engine=engine, index=index)
+    throttle = SignInThrottle(
+        storage_uri(configured=app.config["RATE_LIMIT_STORAGE"], message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"]),
+        account_limit=app.config["SIGN_IN_MAX_FAILURES"],
+        address_limit=app.config["SIGN_IN_ADDRESS_MAX_FAILURES"],
+        window=app.config["SIGN_IN_WINDOW_SECONDS"],
+        secret=app.config["SECRET_KEY"],
+    )
+    app.extensions["ronda"] = Ronda(engine=engine, index=index, throttle=throttle)
 
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -208,15 +253,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     dashboards_api.init_app(app)
     security_cli.init_app(app)
     dashboards_cli.init_app(app)
+    security_headers.init_app(app)
     app.register_blueprint(web)
     app.register_blueprint(report_web)
     app.register_blueprint(phone)
     app.register_blueprint(console)
     app.register_blueprint(admin)
+    app.register_blueprint(admin_home)
+    app.register_blueprint(admin_users)
+    app.register_blueprint(admin_committees)
+    app.register_blueprint(admin_devices)
+    app.register_blueprint(account)
     socketio.init_app(
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
+        cors_allowed_origins=security_headers.socket_origins(app.config["ALLOWED_ORIGINS"]),
         ping_interval=20,
         ping_timeout=20,
     )
@@ -259,6 +311,8 @@ def serve(app: Flask, *, host: str, port: int, access_log: bool = False) -> None
             return super().handle()
 
     socketio.start_background_task(escalation_loop, app)
+    interval = float(app.config["SESSION_CHECK_SECONDS"])
+    socketio.start_background_task(watch_sessions, app.extensions["ronda"].engine, interval=interval)
     server = pywsgi.WSGIServer((host, port), app, handler_class=NoDelayHandler, log="default" if access_log else None)
     log.info("Ronda listening on http://%s:%s", host, port)
     server.serve_forever()

@@ -1,4 +1,5 @@
-"""Administration pages: the audit record (/auditoria), for administrators only.
+"""Administration pages: the audit record (/auditoria), for administrators only. The rest of
+/admin (accounts, committees, alarm devices) lives in the admin_*.py modules beside this one.
 
 Server-rendered on the session cookie like the console; a refused page is itself written to the
 record (`access.denied`).
@@ -69,8 +70,17 @@ def action_labels() -> dict[str, str]:
         "committee.member_removed": gettext("Retiró a un integrante de un comité"),
         "user.created": gettext("Creó un usuario"),
         "user.updated": gettext("Modificó un usuario"),
+        "user.deactivated": gettext("Desactivó una cuenta"),
+        "user.activated": gettext("Reactivó una cuenta"),
+        "user.password_reset": gettext("Restableció una contraseña (código de un solo uso)"),
+        "user.password_changed": gettext("Cambió una contraseña"),
+        "user.sessions_ended": gettext("Cerró todas las sesiones de una cuenta"),
         "device.key_issued": gettext("Emitió la clave de un dispositivo"),
+        "device.registered": gettext("Registró un dispositivo de alarma"),
+        "device.retired": gettext("Retiró un dispositivo de alarma"),
         "auth.sign_in": gettext("Inicio de sesión"),
+        "auth.sign_out": gettext("Cierre de sesión"),
+        "auth.throttled": gettext("Inicio de sesión bloqueado por demasiados intentos"),
         "access.denied": gettext("Acceso denegado"),
         "tracker.registered": gettext("Vinculó un rastreador GPS"),
         "audit.read": gettext("Consultó el registro de auditoría"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, field_validator
@@ -10,16 +12,26 @@ from dashboards.trends import Month, TrendsError, compute_trends, trends_csv
 from security.api import BEARER, authenticate_request, db, viewer
 from security.errors import N_, Forbidden, ValidationProblem
 from security.models import Id
+from security.openapi import ATTACHMENT, CSV, JSON, answer, errors
 
-trends_api = APIBlueprint("trends_api", __name__, url_prefix="/api/v1", abp_security=BEARER)
+trends_api = APIBlueprint("trends_api", __name__, url_prefix="/api/v1", abp_security=BEARER, abp_responses=errors(401))
 trends_api.before_request(authenticate_request)
 t_trends = Tag(name="trends", description="Monthly figures for committee meetings")
 
 
 class TrendsQuery(BaseModel):
     zone_id: Id | None = Field(default=None, description="A zone; omit for the whole district (police, admins)")
-    from_: str = Field(alias="from", pattern=r"^\d{4}-\d{2}$", description="First month, YYYY-MM (Lima time)")
-    to: str = Field(pattern=r"^\d{4}-\d{2}$", description="Last month, YYYY-MM (Lima time)")
+    from_: str = Field(
+        alias="from",
+        pattern=r"^\d{4}-\d{2}$",
+        description="First month, YYYY-MM (Lima time)",
+        json_schema_extra={"example": "2026-01"},
+    )
+    to: str = Field(
+        pattern=r"^\d{4}-\d{2}$",
+        description="Last month, YYYY-MM (Lima time)",
+        json_schema_extra={"example": "2026-06"},
+    )
     format: str | None = Field(default=None, pattern="^(json|csv)$", description="csv, or send Accept: text/csv")
 
     @field_validator("from_", "to")
@@ -32,7 +44,35 @@ class TrendsQuery(BaseModel):
         return value
 
 
-@trends_api.get("/trends", tags=[t_trends], summary="Committee figures of a zone or the district over a month range")
+class TrendsPublic(BaseModel):
+    """The figures of a month range (README.md, "Monthly trends for committees")."""
+
+    zone_id: int | None
+    zone_name: str | None
+    from_: str = Field(alias="from")
+    to: str
+    months: list[str]
+    incidents: dict[str, Any]
+    alarms: dict[str, Any]
+    response_times: dict[str, Any]
+    last_month_by_zone: dict[str, int]
+    comparison: dict[str, Any]
+    patrols: dict[str, Any]
+
+
+@trends_api.get(
+    "/trends",
+    tags=[t_trends],
+    responses={
+        200: answer(
+            "The figures, or with format=csv (or Accept: text/csv) a CSV file",
+            {JSON: TrendsPublic, CSV: str},
+            headers=ATTACHMENT,
+        ),
+        **errors(403, 422),
+    },
+    summary="Committee figures of a zone or the district over a month range",
+)
 def trends_route(query: TrendsQuery) -> Response:
     """A committee prepares its monthly meeting."""
     who = viewer()

@@ -21,7 +21,7 @@ from dashboards.views import _db, current_user, kind_labels, role_labels, severi
 from security import audit, exports, incidents
 from security.api import opened_view
 from security.auth import Viewer, issue_token, viewer_of
-from security.errors import DomainError, Forbidden, NotFound
+from security.errors import DomainError, Forbidden, Hidden, NotFound
 from security.kinds import KINDS
 from security.models import Patrol, StatusFilter, User, clean_text, parse_id
 from security.visibility import redact
@@ -423,6 +423,8 @@ def incident_page(incident_id: str) -> ResponseReturnValue:
     try:
         incident = incidents.get_incident(session=session, viewer=viewer, incident_id=number)
     except NotFound as missing:
+        if isinstance(missing, Hidden):  # another zone's: the same page as a missing one, but recorded
+            note_refusal(session, user=user, status=403, object_type="incident", object_id=number)
         return _render_incident(user=user, error=gettext(missing.message, **missing.params), status=404)
     except Forbidden as refused:
         note_refusal(session, user=user, status=403, object_type="incident", object_id=number)

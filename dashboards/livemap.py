@@ -93,7 +93,10 @@ def build_live_map(
     features = zones.get("features", [])
     bounds = _bounds(features)
     center = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2] if bounds else [-12.17, -76.92]
-    fmap = folium.Map(location=center, zoom_start=13, tiles="OpenStreetMap" if tiles else None, prefer_canvas=False)
+    # The pages send no Referer elsewhere (Referrer-Policy: same-origin), but OpenStreetMap's tile
+    # servers require one: the tiles alone send the site's origin (never the page's path).
+    background = folium.TileLayer("OpenStreetMap", referrer_policy="strict-origin") if tiles else None
+    fmap = folium.Map(location=center, zoom_start=13, tiles=background, prefer_canvas=False)
     # The map's own maxZoom (folium gives it to the tile layer only): without tiles the marker
     # cluster needs one, and the block outlines are read up to street level.
     fmap.options["max_zoom"] = 19

@@ -36,9 +36,11 @@ from dashboards.livemap import (
 )
 from dashboards.mapdata import WINDOWS, map_data
 from dashboards.trends import Month, TrendsError, compute_trends
-from security.api import record_sign_in
-from security.auth import AuthError, authenticate, issue_token, viewer_of
+from security import sign_in
+from security.accounts import sign_out
+from security.auth import AuthError, issue_token, viewer_of
 from security.context import ronda
+from security.headers import served_over_https
 from security.kinds import KINDS
 from security.models import User, has_control, parse_id
 from zones.database import LIMA, utcnow
@@ -107,15 +109,23 @@ def _close_db(_exc: BaseException | None) -> None:
 
 
 def current_user() -> User | None:
-    """The signed-in user of this browser, if any (and still active)."""
+    """The signed-in user of this browser, if any (still active, in the session they signed in to)."""
     uid = session.get("uid")
     if uid is None:
         return None
     user = _db().get(User, uid)
-    if user is None or not user.active:
-        session.clear()
+    if user is None or not user.active or user.must_change_password or session.get("sv") != user.session_version:
+        session.clear()  # deactivated, signed out elsewhere, a new password or role: sign in again
         return None
     return user
+
+
+def start_session(user: User) -> None:
+    """This browser is now signed in as `user`, in the account's current session."""
+    session.clear()
+    session["uid"] = user.id
+    session["sv"] = user.session_version
+    session.permanent = True
 
 
 def sign_in_first() -> ResponseReturnValue:
@@ -132,7 +142,8 @@ def csrf_token() -> str:
 
 def _check_csrf() -> None:
     sent = request.form.get("csrf", "")
-    if not sent or not secrets.compare_digest(sent, session.get("csrf", "")):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a forged field must be a 400, not a 500).
+    if not sent or not secrets.compare_digest(sent.encode(), str(session.get("csrf", "")).encode()):
         abort(400, gettext("El formulario caducó; vuelva a intentarlo."))
 
 
@@ -155,7 +166,8 @@ def _safe_next(target: str | None, default: str) -> str:
     if not target:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    # Browsers read a backslash as a slash: "/\\evil.example" would leave the site.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
     return target
 
@@ -166,41 +178,61 @@ def set_language(lang: str) -> ResponseReturnValue:
     if lang not in ("es", "en"):
         abort(404)
     response = redirect(_safe_next(request.args.get("next"), url_for("web.live_map")))
-    response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+    response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", secure=served_over_https())
     return response
 
 
 @web.route("/entrar", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    """The sign-in page (same users and roles as the API)."""
+    """The sign-in page (same users and roles as the API, and the same limits on wrong passwords)."""
     error = None
+    status = 200
     if request.method == "POST":
         _check_csrf()
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         if not username or not password:
-            error = gettext("Escriba su usuario y su contraseña.")
+            error, status = gettext("Escriba su usuario y su contraseña."), 400
         elif has_control(username):
-            error = gettext("El usuario contiene caracteres de control (como NUL), que no se admiten.")
+            error, status = gettext("El usuario contiene caracteres de control (como NUL), que no se admiten."), 400
+        elif len(username) > 80 or len(password) > 200:
+            error, status = gettext("Usuario o contraseña demasiado largos."), 400
         else:
             try:
-                user = authenticate(session=_db(), username=username, password=password)
-            except AuthError:
-                record_sign_in(session=_db(), user=None, username=username, via="web")
-                error = gettext("Usuario o contraseña incorrectos.")
+                user = sign_in.attempt(session=_db(), username=username, password=password, via="web")
+            except sign_in.Throttled as throttled:
+                page = render_template("login.html", error=sign_in.throttled_message(throttled.refusal))
+                return page, 429, {"Retry-After": str(throttled.refusal.retry_after)}
+            except AuthError as failure:
+                error, status = gettext("Usuario o contraseña incorrectos."), 401
+                if failure.reason == "code_expired":
+                    error = gettext("El código de un solo uso venció: pida otro a la administración.")
             else:
-                record_sign_in(session=_db(), user=user, username=username, via="web")
-                session.clear()
-                session["uid"] = user.id
-                session.permanent = True
-                return redirect(_safe_next(request.args.get("next"), url_for("web.live_map")))
-    return render_template("login.html", error=error), 401 if error else 200
+                target = _safe_next(request.args.get("next"), url_for("web.live_map"))
+                if user.must_change_password:
+                    # The one-time code of a reset opens only the page that sets a new password.
+                    session.clear()
+                    session["pending_uid"] = user.id
+                    session["pending_sv"] = user.session_version
+                    session["pending_at"] = utcnow().timestamp()
+                    response = redirect(url_for("account.new_password_page", next=target))
+                else:
+                    start_session(user)
+                    response = redirect(target)
+                sign_in.remember_device(response, username=user.username)
+                return response
+    notice = gettext("Su sesión se cerró.") if request.args.get("cerrada") else None
+    return render_template("login.html", error=error, notice=notice), status
 
 
 @web.post("/salir")
 def logout() -> ResponseReturnValue:
-    """Sign out of this browser."""
+    """Sign out: this browser, and every token and session of the account with it."""
     _check_csrf()
+    user = current_user()
+    if user is not None:
+        sign_out(session=_db(), user=user)
+        _db().commit()
     session.clear()
     return redirect(url_for("web.login"))
 

@@ -1,7 +1,9 @@
-"""Block alarms: raising (pooled per urban block, idempotent), acknowledging, resolving, escalating."""
+"""Block alarms: raising (pooled per urban block, idempotent), acknowledging, resolving, escalating;
+the alarm devices of the blocks (registered, placed, retired)."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,10 +14,12 @@ from sqlmodel import Session, col, select
 
 from security import audit
 from security.auth import Viewer, viewer_of
-from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from security.errors import Conflict, Forbidden, Hidden, NotFound, Unknown, ValidationProblem
 from security.events import append_event
 from security.incidents import CLOCK_SKEW, reporting_patrol
 from security.models import (
+    CONTROL_CHARACTERS,
+    EMPTY_NAME,
     ZONE_BOUND_ROLES,
     Alarm,
     AlarmCreate,
@@ -24,6 +28,7 @@ from security.models import (
     AlarmTrigger,
     Event,
     User,
+    has_control,
 )
 from security.visibility import alarm_record
 from zones.database import utcnow
@@ -62,6 +67,9 @@ def raise_alarm(
     if device is not None and data.device_id is not None and data.device_id != device.id:
         raise Forbidden("Una alarma solo puede activarse a sí misma.")
     pressed = device or (_device(session=session, device_id=data.device_id) if data.device_id is not None else None)
+    if user is not None and pressed is not None and user.role in ZONE_BOUND_ROLES and pressed.zone_id != user.zone_id:
+        # Another zone's device answers like a missing one (its id says where a street alarm is).
+        raise Unknown("device_id", "No existe la alarma %(id)s.", id=data.device_id)
     if pressed is not None:
         if pressed.block_id is None or pressed.zone_id is None:
             raise ValidationProblem("device_id", "La alarma no está ubicada en ninguna manzana.")
@@ -188,7 +196,7 @@ def get_alarm(*, session: Session, viewer: Viewer, alarm_id: int) -> Alarm:
     if alarm is None:
         raise NotFound("No existe la alarma %(id)s.", id=alarm_id)
     if not viewer.may_see_zone(alarm.zone_id):
-        raise Forbidden("Esta alarma es de otra zona.")
+        raise Hidden("No existe la alarma %(id)s.", id=alarm_id)
     return alarm
 
 
@@ -331,6 +339,63 @@ def load_devices(*, session: Session, path: Path, index: ZoneIndex) -> int:
         count += 1
     session.flush()
     return count
+
+
+DEVICE_NAME_MAX = 120
+
+
+def _require_admin(actor: User | None) -> None:
+    if actor is not None and actor.role != "admin":
+        raise Forbidden("Solo la administración puede registrar o retirar dispositivos de alarma.")
+
+
+def register_device(
+    *, session: Session, actor: User | None, name: str, lat: float, lon: float, index: ZoneIndex
+) -> AlarmDevice:
+    """A new alarm device at (lat, lon) in EPSG:4326, placed in the zone and block containing it (it has no key yet)."""
+    _require_admin(actor)
+    name = name.strip()
+    if not name:
+        raise ValidationProblem("name", EMPTY_NAME)
+    if has_control(name):
+        raise ValidationProblem("name", CONTROL_CHARACTERS)
+    if len(name) > DEVICE_NAME_MAX:
+        raise ValidationProblem("name", "El nombre tiene hasta %(max)s caracteres.", max=DEVICE_NAME_MAX)
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValidationProblem(("lat", "lon"), "La latitud va de -90 a 90 y la longitud de -180 a 180 (grados).")
+    location = index.locate(lat=lat, lon=lon)
+    if location is None:
+        raise ValidationProblem(("lat", "lon"), "El punto está fuera del distrito.")
+    if location.block_id is None:
+        # An alarm is raised for its block: a device outside every block could never sound.
+        raise ValidationProblem(("lat", "lon"), "No hay una manzana registrada en ese punto.")
+    device = AlarmDevice(name=name, lat=lat, lon=lon, zone_id=location.zone_id, block_id=location.block_id)
+    session.add(device)
+    session.flush()
+    audit.record(session=session, action="device.registered", actor=actor, object_type="device", object_id=device.id,
+                 detail={"name": name, "zone_id": device.zone_id, "block_id": device.block_id})  # fmt: skip
+    return device
+
+
+def get_device(*, session: Session, device_id: int) -> AlarmDevice:
+    """The alarm device (retired ones too), or NotFound."""
+    device = session.get(AlarmDevice, device_id)
+    if device is None:
+        raise NotFound("No existe el dispositivo %(id)s.", id=device_id)
+    return device
+
+
+def retire_device(*, session: Session, actor: User | None, device: AlarmDevice) -> bool:
+    """Take a device out of service: its key stops working and it leaves the lists (False: it already was)."""
+    _require_admin(actor)
+    if not device.active:
+        return False
+    device.active = False
+    device.key_hash = None
+    session.add(device)
+    audit.record(session=session, action="device.retired", actor=actor, object_type="device", object_id=device.id,
+                 detail={"name": device.name})  # fmt: skip
+    return True
 
 
 def own_alarms(*, session: Session, user: User, limit: int = 50) -> list[Alarm]:

@@ -7,7 +7,6 @@ pushes the events and answers with the view the caller's role may see.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -18,14 +17,14 @@ from flask import Flask, Response, current_app, g, jsonify, request, stream_with
 from flask_babel import get_locale, gettext
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlmodel import Session, select
-from werkzeug.exceptions import HTTPException
+from sqlmodel import Session
+from werkzeug.exceptions import BadRequest, HTTPException
 
-from security import alarms, audit, exports, incidents
-from security.auth import AuthError, Viewer, authenticate, device_from_key, issue_token, user_from_token, viewer_of
+from security import accounts, alarms, audit, exports, incidents, sign_in
+from security.auth import AuthError, Viewer, device_from_key, issue_token, user_from_token, viewer_of
 from security.compression import GzipRequests, compress_response, gzip_error
 from security.context import ronda
-from security.errors import N_, DomainError, Forbidden, NotFound, ValidationProblem
+from security.errors import N_, REFUSALS, DomainError, Forbidden, NotFound, ValidationProblem
 from security.events import event_view, events_since
 from security.kinds import KINDS
 from security.models import (
@@ -43,13 +42,17 @@ from security.models import (
     IncidentPage,
     IncidentPublic,
     IncidentUpdate,
+    PointPublic,
     StatusFilter,
     TokenPublic,
     TokenRequest,
     User,
     clean_text,
+    no_control,
 )
+from security.openapi import ATTACHMENT, CSV, GEOJSON, JSON, PUBLIC, FeatureCollection, answer, errors
 from security.push import publish
+from security.throttle import Refusal
 from security.visibility import names_reporter, redact
 from zones.database import LIMA, lima_aware, utcnow
 from zones.models import Zone
@@ -58,13 +61,10 @@ from zones.service import blocks_feature_collection, zones_feature_collection
 BAD_BBOX = N_("bbox son cuatro números min_lon,min_lat,max_lon,max_lat (WGS84), con mínimo < máximo.")
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-api = APIBlueprint(
-    "api",
-    __name__,
-    url_prefix="/api/v1",
-    abp_security=BEARER,
-    abp_responses={401: {"description": "Missing, invalid or expired token"}},
-)
+# Alarm devices authenticate with their key instead of a token (X-Device-Key).
+DEVICE_KEY: list[dict[str, list[str]]] = [{"deviceKey": []}]
+# Each route declares its own answers (security.openapi.errors): the public ones give no 401.
+api = APIBlueprint("api", __name__, url_prefix="/api/v1", abp_security=BEARER)
 t_auth = Tag(name="auth", description="Tokens")
 t_zones = Tag(name="zones", description="The district's zones")
 t_incidents = Tag(name="incidents", description="Incidents reported by patrols and neighbours")
@@ -72,7 +72,9 @@ t_alarms = Tag(name="alarms", description="Block alarms")
 t_events = Tag(name="events", description="The event log, for catching up after a disconnection")
 t_audit = Tag(name="audit", description="The append-only record of who did what (admins)")
 
-PUBLIC_ENDPOINTS = frozenset({"api.issue_token_route", "api.list_zones", "api.list_blocks"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"api.issue_token_route", "api.change_password_route", "api.list_zones", "api.list_blocks"}
+)
 DEVICE_ENDPOINTS = frozenset({"api.raise_alarm_route"})
 
 
@@ -177,7 +179,7 @@ def error_body(error: DomainError | ValidationError, *, prefix: str = "") -> dic
 
 
 def _domain_error(error: DomainError) -> Response:
-    if isinstance(error, Forbidden):
+    if isinstance(error, REFUSALS):  # a Hidden or Unknown one answers like a missing one, but it was a refusal
         record_denied(user=g.get("user"), message=error.message % error.params if error.params else error.message)
     body = error_body(error)
     return error_response(error.status, body.pop("error"), body.pop("message"), body.pop("fields", None), **body)
@@ -283,6 +285,25 @@ def _refuse_deep_json() -> Response | None:
     )
 
 
+def _refuse_invalid_json() -> Response | None:
+    """A JSON body that does not parse is a 422 saying so on `body` (parsed once: the route reuses it)."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/") or not request.is_json:
+        return None
+    if not request.get_data(cache=True).strip():
+        return None  # no body at all: the route decides (a patrol's end takes none)
+    try:
+        request.get_json()  # also a number of more than 4,300 digits, which Python refuses to read
+    except BadRequest:
+        problem = gettext(_PROBLEMS["json_invalid"])
+        return error_response(
+            422,
+            "validation_error",
+            gettext("Los datos enviados no son válidos."),
+            [{"field": "body", "problem": problem, "code": "json_invalid"}],
+        )
+    return None
+
+
 def _refuse_bad_gzip() -> Response | None:
     """A compressed body that could not be unpacked is refused before any route reads it."""
     error = gzip_error()
@@ -304,6 +325,7 @@ def init_app(app: Flask) -> None:
     app.teardown_request(_forget_origin)
     app.before_request(_refuse_bad_gzip)
     app.before_request(_refuse_deep_json)
+    app.before_request(_refuse_invalid_json)
     app.after_request(_compress_api)
     app.register_api(api)  # type: ignore[attr-defined]
     app.register_error_handler(DomainError, _domain_error)
@@ -334,6 +356,7 @@ _AUTH_MESSAGES = {
     "invalid": N_("El token de acceso no es válido."),
     "expired": N_("El token de acceso ha expirado; inicie sesión de nuevo."),
     "credentials": N_("Usuario o contraseña incorrectos."),
+    "code_expired": N_("El código de un solo uso venció: pida otro a la administración."),
 }
 
 
@@ -370,29 +393,6 @@ def authenticate_request() -> Response | None:
     return None
 
 
-def record_sign_in(*, session: Session, user: User | None, username: str, via: str) -> None:
-    """A sign-in, successful (`user`) or failed, on the record with the account it was tried on.
-
-    A name that is no account is kept only as a short hash: it is often a password typed in the
-    wrong box, and the hash still shows the same name tried again and again.
-    """
-    tried = (clean_text(username) or "")[:80]
-    target = user or session.exec(select(User).where(User.username == tried)).first()
-    if target is not None:
-        detail: dict[str, Any] = {"username": target.username, "via": via}
-    else:
-        detail = {"username": None, "unknown_name_sha256": hashlib.sha256(tried.encode()).hexdigest()[:12], "via": via}
-    audit.record_apart(
-        engine=session.get_bind(),  # type: ignore[arg-type]
-        action="auth.sign_in",
-        actor=user,
-        object_type="user",
-        object_id=target.id if target is not None else None,
-        outcome="ok" if user is not None else "failed",
-        detail=detail,
-    )
-
-
 def me() -> User:
     user: User = g.user
     return user
@@ -407,34 +407,89 @@ def _commit_and_publish(*events: Any) -> None:
     publish(events)
 
 
+class PasswordChange(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=200, description="The current password, or the one-time code")
+    new_password: str = Field(min_length=1, max_length=200, description="At least 8 characters, not easy to guess")
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        return no_control(value)  # type: ignore[return-value]
+
+
+def _token_answer(user: User) -> Response:
+    token = issue_token(user=user, secret_key=current_app.config["SECRET_KEY"])
+    ttl = current_app.config["TOKEN_TTL_SECONDS"]
+    response = jsonify(
+        {"access_token": token, "token_type": "bearer", "expires_in": ttl, "role": user.role, "zone_id": user.zone_id}
+    )
+    sign_in.remember_device(response, username=user.username)
+    return response
+
+
+def _signed_in(username: str, password: str) -> User | Response:
+    """The account these credentials open, or the 401/429 answer to give instead."""
+    try:
+        return sign_in.attempt(session=db(), username=username, password=password, via="api")
+    except sign_in.Throttled as throttled:
+        return _throttled(throttled.refusal)
+    except AuthError as failure:
+        return _unauthorized(failure.reason)  # credentials, or code_expired (the right code, too late)
+
+
+def _throttled(refusal: Refusal) -> Response:
+    response = error_response(
+        429, "too_many_attempts", sign_in.throttled_message(refusal), retry_after=refusal.retry_after
+    )
+    response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
 @api.post(
     "/auth/token",
     tags=[t_auth],
-    security=[],
-    responses={200: TokenPublic},
-    summary="Exchange a username and password for a bearer token",
+    security=PUBLIC,
+    responses={200: TokenPublic, **errors(401, 403, 413, 422, 429)},
+    summary="Exchange a username and password for a bearer token (throttled: 429 with Retry-After)",
 )
 def issue_token_route(body: TokenRequest) -> Response:
     """A phone or dashboard signs in."""
-    try:
-        user = authenticate(session=db(), username=body.username, password=body.password)
-    except AuthError:
-        record_sign_in(session=db(), user=None, username=body.username, via="api")
-        return _unauthorized("credentials")
-    record_sign_in(session=db(), user=user, username=body.username, via="api")
-    token = issue_token(user=user, secret_key=current_app.config["SECRET_KEY"])
-    ttl = current_app.config["TOKEN_TTL_SECONDS"]
-    return jsonify(
-        {"access_token": token, "token_type": "bearer", "expires_in": ttl, "role": user.role, "zone_id": user.zone_id}
-    )
+    user = _signed_in(body.username, body.password)
+    if isinstance(user, Response):
+        return user
+    if user.must_change_password:
+        return error_response(
+            403,
+            "password_change_required",
+            gettext("Su contraseña fue restablecida: elija una nueva para continuar (POST /api/v1/auth/password)."),
+        )
+    return _token_answer(user)
+
+
+@api.post(
+    "/auth/password",
+    tags=[t_auth],
+    security=PUBLIC,
+    responses={200: TokenPublic, **errors(401, 413, 422, 429)},
+    summary="Choose a new password with the current one or a one-time code; every other session ends",
+)
+def change_password_route(body: PasswordChange) -> Response:
+    """A person sets a new password (after a reset, with the one-time code) and gets a token."""
+    user = _signed_in(body.username, body.password)
+    if isinstance(user, Response):
+        return user
+    accounts.set_password(session=db(), user=user, new_password=body.new_password)
+    db().commit()
+    return _token_answer(user)
 
 
 # --- zones ------------------------------------------------------------------------------
 
 
 class LocateQuery(BaseModel):
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, json_schema_extra={"example": -12.1398})
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, json_schema_extra={"example": -76.9281})
 
 
 class LocatePublic(BaseModel):
@@ -443,7 +498,20 @@ class LocatePublic(BaseModel):
     block_id: int | None
 
 
-@api.get("/zones", tags=[t_zones], security=[], summary="The district's zones as a GeoJSON FeatureCollection")
+class KindPublic(BaseModel):
+    code: str
+    label: str = Field(description="In the caller's language")
+    label_es: str
+    label_en: str
+
+
+@api.get(
+    "/zones",
+    tags=[t_zones],
+    security=PUBLIC,
+    responses={200: answer("The zones, with id, name and code", {GEOJSON: FeatureCollection})},
+    summary="The district's zones as a GeoJSON FeatureCollection",
+)
 def list_zones() -> Response:
     """Anyone may draw the district."""
     response = jsonify(zones_feature_collection(session=db()))
@@ -458,8 +526,8 @@ class ZonePath(BaseModel):
 @api.get(
     "/zones/<int:zone_id>/blocks",
     tags=[t_zones],
-    security=[],
-    responses={404: None},
+    security=PUBLIC,
+    responses={200: answer("The blocks, with id, name and zone_id", {GEOJSON: FeatureCollection}), **errors(404, 422)},
     summary="A zone's urban blocks (where alarms pool) as a GeoJSON FeatureCollection",
 )
 def list_blocks(path: ZonePath) -> Response:
@@ -471,7 +539,12 @@ def list_blocks(path: ZonePath) -> Response:
     return response
 
 
-@api.get("/zones/locate", tags=[t_zones], responses={200: LocatePublic}, summary="The zone and block of a point")
+@api.get(
+    "/zones/locate",
+    tags=[t_zones],
+    responses={200: LocatePublic, **errors(401, 422)},
+    summary="The zone and block of a point",
+)
 def locate_point(query: LocateQuery) -> Response:
     """A phone asks where it is."""
     location = ronda().index.locate(lat=query.lat, lon=query.lon)
@@ -480,7 +553,12 @@ def locate_point(query: LocateQuery) -> Response:
     return jsonify({"zone_id": location.zone_id, "zone_name": location.zone_name, "block_id": location.block_id})
 
 
-@api.get("/incident-kinds", tags=[t_incidents], summary="The kinds of incident, labelled in Spanish and English")
+@api.get(
+    "/incident-kinds",
+    tags=[t_incidents],
+    responses={200: answer("The kinds, in the order phones show them", {JSON: list[KindPublic]}), **errors(401)},
+    summary="The kinds of incident, labelled in Spanish and English",
+)
 def list_kinds() -> Response:
     """A phone fills its kind picker."""
     locale = str(get_locale() or "es")
@@ -556,7 +634,7 @@ class IncidentPath(BaseModel):
 @api.post(
     "/incidents",
     tags=[t_incidents],
-    responses={201: IncidentPublic, 200: IncidentPublic, 403: None, 422: None},
+    responses={201: IncidentPublic, 200: IncidentPublic, **errors(401, 403, 413, 422)},
     summary="Report an incident (idempotent on client_id)",
 )
 def report_incident_route(body: IncidentCreate) -> tuple[Response, int]:
@@ -568,7 +646,19 @@ def report_incident_route(body: IncidentCreate) -> tuple[Response, int]:
     return jsonify(redact(record, viewer=viewer())), 201 if event is not None else 200
 
 
-@api.get("/incidents", tags=[t_incidents], responses={200: IncidentPage}, summary="List incidents, newest first")
+@api.get(
+    "/incidents",
+    tags=[t_incidents],
+    responses={
+        200: answer(
+            "A page of incidents, or with format=csv|geojson every match as a file",
+            {JSON: IncidentPage, CSV: str, GEOJSON: FeatureCollection},
+            headers=ATTACHMENT,
+        ),
+        **errors(401, 403, 422),
+    },
+    summary="List incidents, newest first",
+)
 def list_incidents_route(query: IncidentQuery) -> Response:
     """A dashboard or phone lists incidents it may see."""
     bbox = tuple(float(p) for p in query.bbox.split(",")) if query.bbox else None
@@ -632,7 +722,7 @@ def _export(*, who: Viewer, filters: incidents.IncidentFilter, file_format: str)
 @api.get(
     "/incidents/<int:incident_id>",
     tags=[t_incidents],
-    responses={200: IncidentPublic, 403: None, 404: None},
+    responses={200: IncidentPublic, **errors(401, 403, 404, 422)},
     summary="One incident (the only view that names its reporter, to police and admins; on the record)",
 )
 def get_incident_route(path: IncidentPath) -> Response:
@@ -665,7 +755,7 @@ def opened_view(*, session: Session, record: dict[str, Any], actor: User, object
 @api.get(
     "/incidents/<int:incident_id>/history",
     tags=[t_incidents],
-    responses={200: IncidentHistory, 403: None, 404: None},
+    responses={200: IncidentHistory, **errors(401, 403, 404, 422)},
     summary="An incident's status changes, oldest first (by role; notes not for neighbours)",
 )
 def incident_history_route(path: IncidentPath) -> Response:
@@ -673,10 +763,29 @@ def incident_history_route(path: IncidentPath) -> Response:
     return jsonify({"items": incidents.incident_history(session=db(), viewer=viewer(), incident_id=path.incident_id)})
 
 
+class DuplicateCandidate(IncidentPublic):
+    distance_m: int
+    minutes_apart: int
+
+
+class PatrolNearby(BaseModel):
+    id: int
+    committee_name: str
+    zone_id: int
+    distance_m: int | None = Field(description="From its last position; null before its first")
+    last_position: PointPublic | None = Field(description="Police, serenazgo and admins only")
+    member_count: int
+
+
+class Suggestions(BaseModel):
+    duplicates: list[DuplicateCandidate]
+    patrols: list[PatrolNearby]
+
+
 @api.get(
     "/incidents/<int:incident_id>/suggestions",
     tags=[t_incidents],
-    responses={403: None, 404: None},
+    responses={200: Suggestions, **errors(401, 403, 404, 422)},
     summary="Open reports this one may duplicate and the nearest active patrols (who may move it on)",
 )
 def incident_suggestions_route(path: IncidentPath) -> Response:
@@ -692,7 +801,7 @@ def incident_suggestions_route(path: IncidentPath) -> Response:
 @api.patch(
     "/incidents/<int:incident_id>",
     tags=[t_incidents],
-    responses={200: IncidentPublic, 403: None, 409: None, 422: None},
+    responses={200: IncidentPublic, **errors(401, 403, 404, 409, 413, 422)},
     summary="Change an incident's status (police, or a coordinator of its zone)",
 )
 def update_incident_route(path: IncidentPath, body: IncidentUpdate) -> Response:
@@ -718,7 +827,12 @@ class AlarmPath(BaseModel):
     alarm_id: Id
 
 
-@api.get("/alarm-devices", tags=[t_alarms], responses={200: AlarmDevicePublic}, summary="Block alarm devices")
+@api.get(
+    "/alarm-devices",
+    tags=[t_alarms],
+    responses={200: answer("The devices, by id", {JSON: list[AlarmDevicePublic]}), **errors(401, 403, 422)},
+    summary="Block alarm devices",
+)
 def list_devices_route(query: ZoneQuery) -> Response:
     """A dashboard draws the alarm devices of a zone."""
     devices = alarms.list_devices(session=db(), viewer=viewer(), zone_id=query.zone_id)
@@ -728,7 +842,8 @@ def list_devices_route(query: ZoneQuery) -> Response:
 @api.post(
     "/alarms",
     tags=[t_alarms],
-    responses={201: AlarmPublic, 200: AlarmPublic, 403: None, 422: None},
+    security=DEVICE_KEY,
+    responses={201: AlarmPublic, 200: AlarmPublic, **errors(401, 403, 409, 413, 422)},
     summary="Raise a block alarm (pooled per block, idempotent on client_id; devices send X-Device-Key)",
 )
 def raise_alarm_route(body: AlarmCreate) -> tuple[Response, int]:
@@ -743,7 +858,12 @@ def raise_alarm_route(body: AlarmCreate) -> tuple[Response, int]:
     return jsonify(redact(record, viewer=who)), 201 if event is not None else 200
 
 
-@api.get("/alarms", tags=[t_alarms], responses={200: AlarmPublic}, summary="Alarms, newest first")
+@api.get(
+    "/alarms",
+    tags=[t_alarms],
+    responses={200: answer("The alarms, newest first", {JSON: list[AlarmPublic]}), **errors(401, 403, 422)},
+    summary="Alarms, newest first",
+)
 def list_alarms_route(query: AlarmQuery) -> Response:
     """A dashboard lists the alarms it may see."""
     who = viewer()
@@ -751,7 +871,12 @@ def list_alarms_route(query: AlarmQuery) -> Response:
     return jsonify([redact(r, viewer=who) for r in alarms.alarm_records(session=db(), alarms=rows)])
 
 
-@api.get("/alarms/<int:alarm_id>", tags=[t_alarms], responses={200: AlarmPublic}, summary="One alarm")
+@api.get(
+    "/alarms/<int:alarm_id>",
+    tags=[t_alarms],
+    responses={200: AlarmPublic, **errors(401, 403, 404, 422)},
+    summary="One alarm (names who pressed it to police and admins; on the record)",
+)
 def get_alarm_route(path: AlarmPath) -> Response:
     """A dashboard opens an alarm."""
     alarm = alarms.get_alarm(session=db(), viewer=viewer(), alarm_id=path.alarm_id)
@@ -763,7 +888,7 @@ def get_alarm_route(path: AlarmPath) -> Response:
 @api.post(
     "/alarms/<int:alarm_id>/acknowledge",
     tags=[t_alarms],
-    responses={200: AlarmPublic, 403: None, 409: None},
+    responses={200: AlarmPublic, **errors(401, 403, 404, 409, 422)},
     summary="Acknowledge an alarm (police): the 'Atender' button",
 )
 def acknowledge_alarm_route(path: AlarmPath) -> Response:
@@ -776,7 +901,7 @@ def acknowledge_alarm_route(path: AlarmPath) -> Response:
 @api.post(
     "/alarms/<int:alarm_id>/resolve",
     tags=[t_alarms],
-    responses={200: AlarmPublic, 403: None, 409: None, 422: None},
+    responses={200: AlarmPublic, **errors(401, 403, 404, 409, 413, 422)},
     summary="Close an alarm as real or false",
 )
 def resolve_alarm_route(path: AlarmPath, body: AlarmResolve) -> Response:
@@ -794,7 +919,12 @@ class EventQuery(BaseModel):
     limit: int = Field(default=500, ge=1, le=1000)
 
 
-@api.get("/events", tags=[t_events], responses={200: EventPage}, summary="Events after a sequence number")
+@api.get(
+    "/events",
+    tags=[t_events],
+    responses={200: EventPage, **errors(401, 422)},
+    summary="Events after a sequence number",
+)
 def list_events_route(query: EventQuery) -> Response:
     """A client that was disconnected catches up."""
     who = viewer()
@@ -828,8 +958,8 @@ class AuditQuery(BaseModel):
 
     @field_validator("user", "object_type", "object_id")
     @classmethod
-    def _clean(cls, value: str | None) -> str | None:
-        return clean_text(value)
+    def _identifier(cls, value: str | None) -> str | None:
+        return clean_text(no_control(value))  # names are refused, not silently changed, with a NUL in them
 
 
 def record_audit_read(*, session: Session, actor: User, filters: audit.AuditFilter, file_format: str) -> None:
@@ -858,7 +988,14 @@ def audit_filter(query: AuditQuery) -> audit.AuditFilter:
 @api.get(
     "/audit",
     tags=[t_audit],
-    responses={200: AuditPage, 403: None, 422: None},
+    responses={
+        200: answer(
+            "A page of the record, or with format=csv every match as a file",
+            {JSON: AuditPage, CSV: str},
+            headers=ATTACHMENT,
+        ),
+        **errors(401, 403, 422),
+    },
     summary="The audit record, newest first (admins); format=csv for a file of every matching entry",
 )
 def list_audit_route(query: AuditQuery) -> Response:

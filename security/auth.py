@@ -7,6 +7,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -14,8 +15,9 @@ from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from security import audit
-from security.errors import Forbidden
-from security.models import OPERATOR_ROLES, ROLES, ZONE_BOUND_ROLES, AlarmDevice, User, parse_id
+from security.errors import Forbidden, ValidationProblem
+from security.models import OPERATOR_ROLES, ROLES, ZONE_BOUND_ROLES, AlarmDevice, User, has_control, parse_id
+from zones.database import utcnow
 from zones.models import Zone
 
 _TOKEN_SALT = "ronda-api-token"
@@ -25,15 +27,45 @@ T = TypeVar("T")
 
 
 class AuthError(Exception):
-    """Authentication failed; `reason` is one of missing, invalid, expired, credentials."""
+    """Authentication failed; `reason` is one of missing, invalid, expired, credentials, code_expired.
 
-    def __init__(self, reason: str) -> None:
+    `account` is the (id, username) a sign-in was tried on, when the name is an account (for the record).
+    """
+
+    def __init__(self, reason: str, *, account: tuple[int, str] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.account = account
 
 
-class UserError(ValueError):
-    """A user that cannot be created as asked."""
+class UserError(ValidationProblem):
+    """A user that cannot be created as asked (names the field, in Spanish)."""
+
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 200
+# The passwords people pick first, in Lima too: refused whatever their length.
+COMMON_PASSWORDS = frozenset(
+    {
+        "12345678", "123456789", "1234567890", "87654321", "11111111", "00000000", "password",
+        "password1", "contraseña", "contrasena", "qwertyui", "qwerty123", "iloveyou", "abcd1234",
+        "12341234", "asdfghjk", "peru1234", "lima1234", "ronda123", "ronda1234", "seguridad",
+        "serenazgo", "policia1", "comisaria", "vecino123", "bienvenido", "teamo123",
+    }
+)  # fmt: skip
+
+
+def check_new_password(password: str, *, username: str, field: str = "password") -> None:
+    """Refuse a new password that is too short or long, has control characters, or is easy to guess."""
+    if len(password) < PASSWORD_MIN:
+        raise UserError(field, "La contraseña debe tener al menos %(min)s caracteres.", min=PASSWORD_MIN)
+    if len(password) > PASSWORD_MAX:
+        raise UserError(field, "La contraseña es demasiado larga (máximo %(max)s caracteres).", max=PASSWORD_MAX)
+    if has_control(password):
+        raise UserError(field, "La contraseña contiene caracteres de control, que no se admiten.")
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 3 or (len(username) >= 3 and username.lower() in lowered):
+        raise UserError(field, "Esa contraseña es demasiado fácil de adivinar; elija otra.")
 
 
 @dataclass(frozen=True)
@@ -94,11 +126,56 @@ def viewer_of(user: User) -> Viewer:
     return Viewer(user_id=user.id, role=user.role, zone_id=user.zone_id)
 
 
+DISPLAY_NAME_MAX = 120
+# How long the one-time code of a password reset (or of a new account) may be used.
+RESET_CODE_VALID = timedelta(hours=72)
+# Codes are read aloud or over the phone: no 0/O, 1/l/I.
+_CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+
+
+def new_reset_code() -> str:
+    """A one-time code of 12 letters and digits in groups of four, easy to read aloud (~60 bits)."""
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+
+
+def checked_display_name(display_name: str) -> str:
+    """A display name as stored (trimmed), refused when too long or carrying control characters."""
+    display_name = display_name.strip()
+    if has_control(display_name) or len(display_name) > DISPLAY_NAME_MAX:
+        raise UserError("display_name", "El nombre tiene hasta 120 caracteres, sin caracteres de control.")
+    return display_name
+
+
+def zone_of_role(*, session: Session, role: str, zone_id: int | None) -> int | None:
+    """The zone an account of `role` belongs to: volunteers, coordinators and neighbours need an
+    existing one; police, serenazgo and admins work every zone (None)."""
+    if role not in ROLES:
+        raise UserError("role", "Rol desconocido: %(role)s (roles: %(roles)s).", role=role, roles=", ".join(ROLES))
+    if role not in ZONE_BOUND_ROLES:
+        return None
+    if zone_id is None:
+        raise UserError("zone_id", "Este rol pertenece a una zona: indique la zona.")
+    if session.get(Zone, zone_id) is None:
+        raise UserError("zone_id", "No existe la zona %(id)s.", id=zone_id)
+    return zone_id
+
+
+def give_one_time_code(user: User) -> str:
+    """Replace the account's password by a one-time code (returned, to be shown once) that only
+    lets its holder choose a new password, within RESET_CODE_VALID."""
+    code = new_reset_code()
+    user.password_hash = generate_password_hash(code)
+    user.must_change_password = True
+    user.reset_expires_at = utcnow() + RESET_CODE_VALID
+    return code
+
+
 def create_user(
     *,
     session: Session,
     username: str,
-    password: str,
+    password: str | None,
     role: str,
     zone_id: int | None = None,
     display_name: str = "",
@@ -106,27 +183,30 @@ def create_user(
 ) -> User:
     """Create a user; volunteers, coordinators and neighbours must belong to an existing zone.
 
+    With `password` None the account has no password that works until one is given
+    (accounts.create_account gives it a one-time code).
     `actor` None is the set-up command (an operator at the server)."""
     username = username.strip()
     if not username:
-        raise UserError("the username is empty")
-    if role not in ROLES:
-        raise UserError(f"unknown role '{role}' (roles: {', '.join(ROLES)})")
-    if role in ZONE_BOUND_ROLES and zone_id is None:
-        raise UserError(f"a {role} belongs to a zone: give --zone")
-    if zone_id is not None and session.get(Zone, zone_id) is None:
-        raise UserError(f"there is no zone {zone_id}")
-    if len(password) < 8:
-        raise UserError("the password must have at least 8 characters")
+        raise UserError("username", "El nombre de usuario está vacío.")
+    if len(username) > 80 or any(c.isspace() for c in username) or has_control(username):
+        raise UserError(
+            "username", "El nombre de usuario tiene hasta 80 caracteres, sin espacios ni caracteres de control."
+        )
+    display_name = checked_display_name(display_name)
+    zone_id = zone_of_role(session=session, role=role, zone_id=zone_id)
+    if password is not None:
+        check_new_password(password, username=username)
     if session.exec(select(User).where(User.username == username)).first() is not None:
-        raise UserError(f"the username '{username}' is taken")
+        raise UserError("username", "Ese nombre de usuario ya está en uso.")
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=generate_password_hash(password),
+        password_hash=generate_password_hash(password) if password is not None else "",
         role=role,
         zone_id=zone_id,
     )
+
     session.add(user)
     session.flush()
     audit.record(
@@ -141,42 +221,75 @@ def create_user(
 
 
 def authenticate(*, session: Session, username: str, password: str) -> User:
-    """The active user with these credentials, or AuthError('credentials')."""
+    """The active user with these credentials; AuthError('credentials') otherwise, and
+    AuthError('code_expired') for the right one-time code of a reset past its time.
+
+    The session gives its connection back before the password is checked (~0.1 s of scrypt): a
+    burst of sign-ins must not hold every connection of the pool while it hashes."""
     user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or not user.active:
-        _check_password(_DUMMY_HASH, password)
-        raise AuthError("credentials")
-    if not _check_password(user.password_hash, password):
-        raise AuthError("credentials")
+    account = (int(user.id), user.username) if user is not None else None  # type: ignore[arg-type]
+    usable = user is not None and user.active
+    password_hash = user.password_hash if user is not None and usable else _DUMMY_HASH
+    code_expires = user.reset_expires_at if user is not None and usable and user.must_change_password else None
+    session.rollback()  # the user is read again, in a new transaction, when next used
+    if not _check_password(password_hash, password) or user is None or not usable:
+        raise AuthError("credentials", account=account)
+    if code_expires is not None and code_expires <= utcnow():
+        raise AuthError("code_expired", account=account)
     return user
 
 
 def issue_token(*, user: User, secret_key: str) -> str:
-    """A signed bearer token naming the user (its lifetime is checked when it is read)."""
-    return str(URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT).dumps({"uid": user.id}))
+    """A signed bearer token naming the user and the session version it belongs to (its lifetime
+    is checked when it is read; a newer session version ends it at once)."""
+    payload = {"uid": user.id, "sv": user.session_version or 0}
+    return str(URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT).dumps(payload))
 
 
-def user_from_token(*, session: Session, token: str, secret_key: str, max_age: int) -> User:
-    """The active user a token was issued to; AuthError('expired' | 'invalid') otherwise."""
+@dataclass(frozen=True)
+class TokenHolder:
+    """Whom a valid token belongs to, and until when it is valid."""
+
+    user: User
+    expires_at: datetime
+
+
+def read_token(*, session: Session, token: str, secret_key: str, max_age: int) -> TokenHolder:
+    """The active user a token was issued to, in the session they still have, and the token's end;
+    AuthError('expired' | 'invalid') otherwise (a token of an ended session is 'invalid')."""
     serializer = URLSafeTimedSerializer(secret_key, salt=_TOKEN_SALT)
     try:
-        payload = serializer.loads(token, max_age=max_age)
+        payload, issued = serializer.loads(token, max_age=max_age, return_timestamp=True)
     except SignatureExpired as exc:
         raise AuthError("expired") from exc
     except BadSignature as exc:
         raise AuthError("invalid") from exc
-    user = session.get(User, payload.get("uid")) if isinstance(payload, dict) else None
-    if user is None or not user.active:
+    if not isinstance(payload, dict) or parse_id(str(payload.get("uid"))) is None:
         raise AuthError("invalid")
-    return user
+    user = session.get(User, payload["uid"])
+    if (
+        user is None
+        or not user.active
+        or user.must_change_password
+        or payload.get("sv") != (user.session_version or 0)
+    ):
+        raise AuthError("invalid")
+    return TokenHolder(user=user, expires_at=issued + timedelta(seconds=max_age))
 
 
-def issue_device_key(*, session: Session, device: AlarmDevice) -> str:
-    """Give a device a new key (the old one stops working); the key is shown once."""
+def user_from_token(*, session: Session, token: str, secret_key: str, max_age: int) -> User:
+    """The active user a token was issued to; AuthError('expired' | 'invalid') otherwise."""
+    return read_token(session=session, token=token, secret_key=secret_key, max_age=max_age).user
+
+
+def issue_device_key(*, session: Session, device: AlarmDevice, actor: User | None = None) -> str:
+    """Give a device a new key (the old one stops working); the key is shown once.
+
+    `actor` None is the set-up command (an operator at the server)."""
     secret = secrets.token_urlsafe(24)
     device.key_hash = _key_digest(secret)
     session.add(device)
-    audit.record(session=session, action="device.key_issued", object_type="device", object_id=device.id)
+    audit.record(session=session, action="device.key_issued", actor=actor, object_type="device", object_id=device.id)
     return f"{device.id}.{secret}"
 
 

@@ -1,5 +1,11 @@
-"""Set-up commands: `flask --app app zones import`, `users create`, `devices key`, `incidents import`,
-`demo history`, `committees create|add-member|list`, `patrols tracker`."""
+"""Set-up commands: `flask --app app zones import`, `users create|list|deactivate|activate|set-role|
+reset-password|end-sessions`, `devices key|register|retire`, `incidents import`, `demo history`,
+`committees create|add-member|list`, `patrols tracker`.
+
+The `users` and `devices` commands speak Spanish like the screens (an operator at the server
+scripts them: lists are tab-separated, a one-time code or key alone on stdout); they act as
+nobody (`actor` None), and the audit record says so.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlmodel import Session, select
 
-from security.alarms import locate_devices
+from security import accounts
+from security.alarms import get_device, locate_devices, register_device, retire_device
 from security.auth import UserError, Viewer, create_user, issue_device_key
 from security.committees import add_member, create_committee, drop_unused_committees, list_committees, member_ids
 from security.context import ronda
@@ -24,8 +31,8 @@ from zones.geometry import BoundaryFileError, read_boundaries
 from zones.service import build_index, replace_district
 
 zones_cli = AppGroup("zones", help="The district's zones and blocks.")
-users_cli = AppGroup("users", help="People who use Ronda.")
-devices_cli = AppGroup("devices", help="Block alarm devices.")
+users_cli = AppGroup("users", help="Cuentas de las personas que usan Ronda.")
+devices_cli = AppGroup("devices", help="Dispositivos de alarma vecinal de las manzanas.")
 incidents_cli = AppGroup("incidents", help="Incident history.")
 demo_cli = AppGroup("demo", help="The demo district.")
 committees_cli = AppGroup("committees", help="Local citizen-security committees.")
@@ -72,12 +79,17 @@ def import_zones(
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--zone", "zone_id", type=int, help="Zone id (required for volunteer, coordinator, neighbor).")
-@click.option("--display-name", default="", help="Name shown to police and admins.")
-@click.password_option("--password", help="Prompted (twice) when omitted.")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="Rol de la cuenta.")
+@click.option("--zone", "zone_id", type=int, help="N.º de zona (obligatorio para volunteer, coordinator y neighbor).")
+@click.option("--display-name", default="", help="Nombre y apellido que ven la policía y la administración.")
+@click.password_option(
+    "--password",
+    prompt="Contraseña",
+    confirmation_prompt="Repita la contraseña",
+    help="Se pide dos veces si no se indica.",
+)
 def create_user_command(username: str, role: str, zone_id: int | None, display_name: str, password: str) -> None:
-    """Create a user who can sign in to the API and the dashboard."""
+    """Crea una cuenta que puede entrar a la API, al teléfono y a las páginas."""
     with Session(ronda().engine) as session:
         try:
             user = create_user(
@@ -89,22 +101,186 @@ def create_user_command(username: str, role: str, zone_id: int | None, display_n
                 display_name=display_name,
             )
         except UserError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(_domain_message(exc)) from exc
         session.commit()
-        click.echo(f"Created {user.role} '{user.username}' (id {user.id}" + (f", zone {zone_id})" if zone_id else ")"))
+        zone = f", zona {user.zone_id}" if user.zone_id else ""
+        click.echo(f"Cuenta creada: «{user.username}», {user.role} (id {user.id}{zone}).")
+
+
+@users_cli.command("list")
+@click.option("--rol", "--role", "role", type=click.Choice(ROLES), help="Solo las cuentas de este rol.")
+@click.option("--zona", "--zone", "zone_id", type=int, help="Solo las cuentas de esta zona (n.º).")
+@click.option("--buscar", "text", help="Texto en el usuario o en el nombre.")
+@click.option("--inactivos", "state", flag_value="inactive", help="Solo las cuentas desactivadas.")
+@click.option("--todos", "state", flag_value="all", help="Activas y desactivadas.")
+def list_users_command(role: str | None, zone_id: int | None, text: str | None, state: str | None) -> None:
+    """Lista las cuentas (activas, salvo --inactivos o --todos), una por línea separada por tabuladores:
+    n.º, usuario, rol, zona, estado, nombre."""
+    active = {"inactive": False, "all": None}.get(state or "", True)
+    filters = accounts.UserFilter(text=text or None, role=role, zone_id=zone_id, active=active)
+    with Session(ronda().engine) as session:
+        offset = 0
+        while True:
+            people, total = accounts.list_users(session=session, filters=filters, limit=500, offset=offset)
+            for person in people:
+                zone = str(person.zone_id) if person.zone_id is not None else "-"
+                status = "activa" if person.active else "desactivada"
+                name = " ".join(person.display_name.split())  # one line per account, whatever the name holds
+                click.echo(f"{person.id}\t{person.username}\t{person.role}\t{zone}\t{status}\t{name}")
+            offset += len(people)
+            if not people or offset >= total:
+                return
+
+
+@users_cli.command("deactivate")
+@click.argument("username")
+def deactivate_user_command(username: str) -> None:
+    """Desactiva una cuenta: ya no puede entrar y sus sesiones se cierran ahora."""
+    with Session(ronda().engine, expire_on_commit=False) as session:
+        user = _account(session, username)
+        try:
+            changed = accounts.deactivate(session=session, actor=None, user=user)
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+    if not changed:
+        click.echo(f"La cuenta «{username}» ya estaba desactivada.")
+        return
+    click.echo(f"Cuenta «{username}» desactivada: ya no puede entrar y sus sesiones se cerraron.")
+
+
+@users_cli.command("activate")
+@click.argument("username")
+def activate_user_command(username: str) -> None:
+    """Reactiva una cuenta desactivada: puede volver a entrar con su contraseña."""
+    with Session(ronda().engine) as session:
+        user = _account(session, username)
+        try:
+            changed = accounts.activate(session=session, actor=None, user=user)
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+    if changed:
+        click.echo(f"Cuenta «{username}» reactivada.")
+    else:
+        click.echo(f"La cuenta «{username}» ya estaba activa.")
+
+
+@users_cli.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+@click.option(
+    "--zone", "--zona", "zone_id", type=int, help="N.º de zona (obligatorio para volunteer, coordinator y neighbor)."
+)
+@click.option("--display-name", help="Nombre y apellido nuevos (por omisión, el de siempre).")
+def set_role_command(username: str, role: str, zone_id: int | None, display_name: str | None) -> None:
+    """Cambia el rol, la zona o el nombre de una cuenta; un rol o una zona nuevos cierran sus sesiones."""
+    with Session(ronda().engine, expire_on_commit=False) as session:
+        user = _account(session, username)
+        version = user.session_version
+        try:
+            changed = accounts.change_role(
+                session=session, actor=None, user=user, role=role, zone_id=zone_id, display_name=display_name
+            )
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+        ended = user.session_version != version
+    if not changed:
+        click.echo(f"La cuenta «{username}» ya tenía ese rol, esa zona y ese nombre: nada que cambiar.")
+        return
+    zone = f", zona {user.zone_id}" if user.zone_id is not None else ""
+    if ended:
+        click.echo(f"Cuenta «{username}»: {user.role}{zone}. Sus sesiones se cerraron.")
+    else:
+        click.echo(f"Cuenta «{username}»: {user.role}{zone}, nombre «{user.display_name}».")
+
+
+@users_cli.command("reset-password")
+@click.argument("username")
+def reset_password_command(username: str) -> None:
+    """Reemplaza la contraseña por un código de un solo uso (solo el código sale por stdout); con él la
+    persona entra una vez y elige una contraseña nueva. Sus sesiones se cierran."""
+    with Session(ronda().engine, expire_on_commit=False) as session:
+        user = _account(session, username)
+        try:
+            code = accounts.reset_password(session=session, actor=None, user=user)
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+    click.echo(code)
+    click.echo(
+        f"Código de un solo uso de «{username}» (no se vuelve a mostrar): al entrar con él, Ronda le pide "
+        "elegir una contraseña nueva.",
+        err=True,
+    )
+
+
+@users_cli.command("end-sessions")
+@click.argument("username")
+def end_sessions_command(username: str) -> None:
+    """Cierra todas las sesiones de una cuenta (teléfonos y navegadores); su contraseña no cambia."""
+    with Session(ronda().engine, expire_on_commit=False) as session:
+        user = _account(session, username)
+        try:
+            accounts.end_all_sessions(session=session, user=user, actor=None)
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+    click.echo(f"Se cerraron todas las sesiones de «{username}».")
 
 
 @devices_cli.command("key")
 @click.argument("device_id", type=int)
 def device_key_command(device_id: int) -> None:
-    """Issue a new key for an alarm device (shown once; the old key stops working)."""
+    """Emite una clave nueva para un dispositivo (se muestra una sola vez; la anterior deja de funcionar)."""
     with Session(ronda().engine) as session:
         device = session.get(AlarmDevice, device_id)
         if device is None:
-            raise click.ClickException(f"there is no alarm device {device_id}")
+            raise click.ClickException(f"No existe el dispositivo {device_id}.")
+        if not device.active:
+            raise click.ClickException(f"El dispositivo {device_id} está retirado.")
         key = issue_device_key(session=session, device=device)
         session.commit()
     click.echo(key)
+
+
+@devices_cli.command("register")
+@click.argument("name")
+@click.option("--lat", type=float, required=True, help="Latitud en grados decimales (WGS84), p. ej. -12.1759.")
+@click.option("--lon", type=float, required=True, help="Longitud en grados decimales (WGS84), p. ej. -76.9260.")
+def device_register_command(name: str, lat: float, lon: float) -> None:
+    """Registra un dispositivo donde está instalado (ubicado en su zona y manzana); imprime su n.º."""
+    state = ronda()
+    with Session(state.engine) as session:
+        try:
+            device = register_device(session=session, actor=None, name=name, lat=lat, lon=lon, index=state.index)
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+        click.echo(device.id)
+        click.echo(
+            f"Dispositivo {device.id} registrado en la zona {device.zone_id}, manzana {device.block_id}. "
+            f"Emita su clave con: flask --app app devices key {device.id}",
+            err=True,
+        )
+
+
+@devices_cli.command("retire")
+@click.argument("device_id", type=int)
+def device_retire_command(device_id: int) -> None:
+    """Retira un dispositivo: su clave deja de funcionar y sale de las listas."""
+    with Session(ronda().engine) as session:
+        try:
+            device = get_device(session=session, device_id=device_id)
+            retired = retire_device(session=session, actor=None, device=device)
+        except DomainError as exc:
+            raise click.ClickException(_domain_message(exc)) from exc
+        session.commit()
+    if retired:
+        click.echo(f"Dispositivo {device_id} retirado: su clave dejó de funcionar.")
+    else:
+        click.echo(f"El dispositivo {device_id} ya estaba retirado.")
 
 
 @incidents_cli.command("import")
@@ -154,6 +330,14 @@ def _user_named(session: Session, username: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
         raise click.ClickException(f"there is no user '{username}'")
+    return user
+
+
+def _account(session: Session, username: str) -> User:
+    """The account a `users` verb is about (those verbs answer in Spanish)."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise click.ClickException(f"No existe la cuenta «{username}».")
     return user
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from security import audit
 from security.auth import Viewer, viewer_of
-from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from security.errors import N_, Conflict, Forbidden, Hidden, NotFound, ValidationProblem
 from security.models import Committee, CommitteeCreate, CommitteeMember, Patrol, User
 from security.visibility import person
 from zones.models import Zone
@@ -59,7 +59,7 @@ def get_committee(*, session: Session, viewer: Viewer, committee_id: int) -> Com
     if committee is None:
         raise NotFound("No existe el comité %(id)s.", id=committee_id)
     if not viewer.may_see_zone(committee.zone_id):
-        raise Forbidden("Este comité es de otra zona.")
+        raise Hidden("No existe el comité %(id)s.", id=committee_id)
     return committee
 
 
@@ -90,6 +90,32 @@ def may_manage(*, session: Session, actor: User, committee: Committee) -> bool:
     if actor.role == "admin":
         return True
     return actor.role == "coordinator" and is_member(session=session, committee_id=committee.id, user_id=actor.id)  # type: ignore[arg-type]
+
+
+NO_SUCH_MEMBER = N_("No hay un voluntario o coordinador activo de la zona del comité con ese usuario.")
+
+
+def member_candidate(
+    *, session: Session, actor: User | None, committee: Committee, user_id: int | None, username: str | None
+) -> User:
+    """The person named to join a committee, for someone who may change its members.
+
+    Whoever may not change them is refused before anything is looked up, and a name or id that is
+    no account, or an account of another zone or role, all get the same answer: nobody learns
+    from it whether a username or user id exists.
+    """
+    if actor is not None and not may_manage(session=session, actor=actor, committee=committee):
+        raise Forbidden("Solo un coordinador del comité o un administrador puede cambiar sus miembros.")
+    if (user_id is None) == (username is None):
+        raise ValidationProblem(("user_id", "username"), "Indique user_id o username.")
+    field = "user_id" if user_id is not None else "username"
+    if user_id is not None:
+        user = session.get(User, user_id)
+    else:
+        user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or user.role not in MEMBER_ROLES or not user.active or user.zone_id != committee.zone_id:
+        raise ValidationProblem(field, NO_SUCH_MEMBER)
+    return user
 
 
 def add_member(*, session: Session, actor: User | None, committee: Committee, user: User) -> bool:

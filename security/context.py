@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy.engine import Engine
 
+from security.throttle import SignInThrottle
 from zones.geometry import ZoneIndex
 
 
@@ -16,6 +17,7 @@ class Ronda:
 
     engine: Engine
     index: ZoneIndex
+    throttle: SignInThrottle
 
 
 def ronda() -> Ronda:

@@ -51,6 +51,20 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Hidden(NotFound):
+    """Something that exists but that the caller may not know of (another zone's incident, say):
+    answered exactly like a missing one (HTTP 404, same message), so ids cannot be probed; the
+    refusal still goes on the audit record."""
+
+
+class Unknown(ValidationProblem):
+    """A field naming something the caller may not know of (another zone's committee or alarm
+    device, say): answered exactly like a field naming nothing (HTTP 422); recorded as a refusal."""
+
+
+REFUSALS = (Forbidden, Hidden, Unknown)  # what goes on the record as `access.denied`
+
+
 class Conflict(DomainError):
     """The request clashes with the current state, e.g. an illegal status change (HTTP 409).
 

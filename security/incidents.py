@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from security import audit
 from security.auth import Viewer, viewer_of
-from security.errors import N_, Conflict, Forbidden, NotFound, ValidationProblem
+from security.errors import N_, Conflict, Forbidden, Hidden, NotFound, ValidationProblem
 from security.events import append_event
 from security.models import (
     OPEN_STATUSES,
@@ -124,8 +124,7 @@ def reporting_patrol(*, session: Session, patrol_id: int | None, user: User | No
     """The patrol a report names, checked: it exists and the reporter was on it."""
     if patrol_id is None:
         return None
-    if session.get(Patrol, patrol_id) is None:
-        raise ValidationProblem("patrol_id", "No existe la ronda %(id)s.", id=patrol_id)
+    # A patrol one is not on is answered like a missing one: ids are not to be probed.
     if user is None or session.get(PatrolMember, (patrol_id, user.id)) is None:
         raise ValidationProblem("patrol_id", "Usted no está en esa ronda.")
     return patrol_id
@@ -146,7 +145,7 @@ def get_incident(*, session: Session, viewer: Viewer, incident_id: int) -> Incid
     if incident is None:
         raise NotFound("No existe el incidente %(id)s.", id=incident_id)
     if not viewer.may_see_zone(incident.zone_id):
-        raise Forbidden("Este incidente es de otra zona.")
+        raise Hidden("No existe el incidente %(id)s.", id=incident_id)
     return incident
 
 
@@ -195,10 +194,10 @@ def change_status(
         if target != "dispatched":
             raise ValidationProblem("patrol_id", "La ronda solo se indica al despachar (estado «dispatched»).")
         patrol = session.get(Patrol, update.patrol_id)
-        if patrol is None or patrol.ended_at is not None:
+        # Another zone's patrol is answered like a missing one: ids are not to be probed.
+        foreign = patrol is not None and not viewer.is_operator and patrol.zone_id != viewer.zone_id
+        if patrol is None or patrol.ended_at is not None or foreign:
             raise ValidationProblem("patrol_id", "Esa ronda no existe o ya terminó.")
-        if not viewer.is_operator and patrol.zone_id != viewer.zone_id:
-            raise ValidationProblem("patrol_id", "Solo puede despachar rondas de su zona.")
     now = utcnow()
     previous = incident.status
     previous_patrol = incident.assigned_patrol_id if previous == "dispatched" else None

@@ -14,10 +14,11 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from security import alarms, incidents, patrols
+from security import accounts, alarms, incidents, patrols
 from security.api import BEARER, authenticate_request, db, me, viewer
 from security.committees import MEMBER_ROLES
 from security.models import Committee, CommitteeMember
+from security.openapi import errors
 from security.visibility import assignment_view, own_view
 from zones.models import Zone
 
@@ -54,7 +55,7 @@ class OwnReports(BaseModel):
     alarms: list[dict[str, Any]]
 
 
-@me_api.get("/me", tags=[t_me], responses={200: MePublic}, summary="Who the token belongs to")
+@me_api.get("/me", tags=[t_me], responses={200: MePublic, **errors(401)}, summary="Who the token belongs to")
 def me_route() -> Response:
     """A phone learns who signed in, their committees and the shift they are on."""
     user = me()
@@ -94,7 +95,10 @@ def me_route() -> Response:
 
 
 @me_api.get(
-    "/me/reports", tags=[t_me], responses={200: OwnReports}, summary="One's own incidents and alarms, newest first"
+    "/me/reports",
+    tags=[t_me],
+    responses={200: OwnReports, **errors(401, 422)},
+    summary="One's own incidents and alarms, newest first",
 )
 def own_reports_route(query: OwnReportsQuery) -> Response:
     """A phone shows "Mis reportes": what its person reported and what became of it."""
@@ -115,6 +119,20 @@ def own_reports_route(query: OwnReportsQuery) -> Response:
         view["joined"] = alarm.raised_by != user.id  # their press joined an alarm someone else raised
         alarm_views.append(view)
     return jsonify({"incidents": [own_view(r) for r in records], "alarms": alarm_views})
+
+
+@me_api.delete(
+    "/me/sessions",
+    tags=[t_me],
+    responses={204: None, **errors(401)},
+    summary="End every session of the signed-in person (a lost phone): every token, this one included",
+)
+def end_sessions_route() -> tuple[str, int]:
+    """A person closes every session they have, on every phone and browser."""
+    user = me()
+    accounts.end_all_sessions(session=db(), user=user, actor=user)
+    db().commit()
+    return "", 204
 
 
 def init_app(app: Flask) -> None:

@@ -11,8 +11,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
+from pydantic import ConfigDict, field_validator, model_validator
 from pydantic import Field as PydanticField
-from pydantic import field_validator, model_validator
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
@@ -63,6 +63,16 @@ def no_control(value: str | None) -> str | None:
     return value
 
 
+NOT_UNICODE = N_("El texto no es Unicode válido.")
+# Half of a UTF-16 pair, as JSON can carry it ("\ud800"): no database stores it, UTF-8 cannot encode it.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def has_surrogate(value: str) -> bool:
+    """Whether a text carries a lone UTF-16 surrogate (pydantic refuses them in str fields; raw JSON keeps them)."""
+    return _SURROGATE.search(value) is not None
+
+
 def clean_text(value: str | None) -> str | None:
     """Free text as stored: control characters removed (PostgreSQL refuses NUL), blank is None."""
     if value is None:
@@ -90,6 +100,14 @@ class User(SQLModel, table=True):
     zone_id: int | None = Field(default=None, foreign_key="zone.id", index=True)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Bumped to end every session at once (sign-out, deactivation, a new password, a new role or
+    # zone, "cerrar todas las sesiones"): tokens and web sessions carry the version they were
+    # issued under and are refused once it moves on.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Set by a password reset: the one-time code only lets its holder choose a new password.
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    reset_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # when the one-time code stops
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TokenRequest(SQLModel):
@@ -113,10 +131,17 @@ class TokenPublic(SQLModel):
 # --- incidents ------------------------------------------------------------------------
 
 
+# A point in the demo district (Nueva Esperanza): the documented example of a position, so the API
+# docs and the fuzzing gate have one that lands inside the district. The district's outline is
+# more than a schema can say: a point outside it is a 422 on lat and lon ("fuera del distrito").
+LAT_EXAMPLE = {"examples": [-12.1398]}
+LON_EXAMPLE = {"examples": [-76.9281]}
+
+
 class IncidentBase(SQLModel):
     kind: str = Field(max_length=40, description="One of the codes of GET /api/v1/incident-kinds")
-    lat: float = Field(ge=-90, le=90, description="Latitude, WGS84 (EPSG:4326)")
-    lon: float = Field(ge=-180, le=180, description="Longitude, WGS84 (EPSG:4326)")
+    lat: float = Field(ge=-90, le=90, description="Latitude, WGS84 (EPSG:4326)", schema_extra=LAT_EXAMPLE)
+    lon: float = Field(ge=-180, le=180, description="Longitude, WGS84 (EPSG:4326)", schema_extra=LON_EXAMPLE)
     severity: int = Field(default=2, ge=1, le=3, description="1 low, 2 medium, 3 high")
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     anonymous: bool = Field(default=False, description="Hide the reporter from everyone but admins")
@@ -126,6 +151,11 @@ class IncidentBase(SQLModel):
 
 
 class IncidentCreate(IncidentBase):
+    kind: str = Field(
+        max_length=40,
+        description="One of the codes of GET /api/v1/incident-kinds",
+        schema_extra={"json_schema_extra": {"enum": list(KINDS)}},
+    )
     client_id: uuid.UUID = Field(
         description="A UUID the phone generates; a retry with the same one is not stored twice"
     )
@@ -287,8 +317,8 @@ class AlarmCreate(SQLModel):
     client_id: uuid.UUID = Field(description="A UUID the phone or device generates; retries are not stored twice")
     source: Literal["app", "device"]
     device_id: Id | None = Field(default=None, description="The alarm device pressed (or give lat/lon)")
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90, schema_extra=LAT_EXAMPLE)
+    lon: float | None = Field(default=None, ge=-180, le=180, schema_extra=LON_EXAMPLE)
     patrol_id: Id | None = Field(default=None, description="The patrol that raised it (its members only)")
     pressed_at: datetime | None = Field(
         default=None,
@@ -394,7 +424,7 @@ class CommitteeCreate(SQLModel):
     @field_validator("name")
     @classmethod
     def _clean_name(cls, value: str) -> str:
-        cleaned = clean_text(value)
+        cleaned = clean_text(no_control(value))  # a name is refused, not silently changed
         if not cleaned:
             raise ValueError(EMPTY_NAME)
         return cleaned
@@ -418,6 +448,18 @@ class CommitteeMember(SQLModel, table=True):
     committee_id: int = Field(foreign_key="committee.id", primary_key=True)
     user_id: int = Field(foreign_key="user.id", primary_key=True, index=True)
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CommitteeMemberPublic(PersonPublic):
+    role: str
+
+
+class CommitteePublic(SQLModel):
+    id: int
+    name: str
+    zone_id: int
+    member_count: int
+    members: list[CommitteeMemberPublic] | None = Field(description="Who they are: not for neighbours (null)")
 
 
 class MemberAdd(SQLModel):
@@ -465,6 +507,9 @@ class PatrolCreate(SQLModel):
 
 
 class PatrolEnd(SQLModel):
+    # The document says so too: no body at all ends the shift now.
+    model_config = ConfigDict(openapi_extra={"required": False})  # type: ignore[typeddict-unknown-key, assignment]
+
     ended_at: datetime | None = Field(default=None, description="When the shift ended, by the phone's clock")
 
     @model_validator(mode="before")
@@ -511,8 +556,8 @@ class PatrolMember(SQLModel, table=True):
 
 class PositionIn(SQLModel):
     t: datetime = Field(description="When the phone recorded the point (ISO 8601, or Unix seconds)")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, schema_extra=LAT_EXAMPLE)
+    lon: float = Field(ge=-180, le=180, schema_extra=LON_EXAMPLE)
     accuracy: float | None = Field(default=None, ge=0, le=100_000, description="Metres")
     speed: float | None = Field(default=None, ge=0, le=1000, description="Metres per second")
     bearing: float | None = Field(default=None, ge=0, le=360, description="Degrees")
@@ -526,6 +571,44 @@ class PositionIn(SQLModel):
 
 class PositionBatch(SQLModel):
     positions: list[PositionIn] = Field(min_length=1, max_length=MAX_POSITIONS)
+
+
+class PositionRejected(SQLModel):
+    index: int = Field(description="Of the point in the batch")
+    field: str
+    problem: Literal["future", "outside_patrol"]
+
+
+class PositionsPublic(SQLModel):
+    accepted: int
+    duplicates: int
+    rejected: list[PositionRejected]
+
+
+class PointPublic(SQLModel):
+    t: datetime
+    lat: float
+    lon: float
+
+
+class PatrolPublic(SQLModel):
+    id: int
+    committee_id: int
+    committee_name: str | None
+    zone_id: int
+    status: Literal["active", "ended"]
+    members: list[PersonPublic]
+    started_at: datetime
+    received_at: datetime
+    ended_at: datetime | None
+    auto_closed: bool
+    hours: float | None
+    distance_m: float | None
+    planned_route: LineString | None
+    last_position: PointPublic | None = Field(default=None, description="Police, serenazgo and admins only")
+    track: list[tuple[datetime, float, float]] | None = Field(
+        default=None, description="With track=true (police, serenazgo, admins): the last 15 minutes, [t, lat, lon]"
+    )
 
 
 class PatrolPosition(SQLModel, table=True):

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from security.errors import N_, ValidationProblem
-from security.models import CONTROL_CHARACTERS, PositionIn, no_control
+from security.models import CONTROL_CHARACTERS, NOT_UNICODE, PositionIn, has_surrogate, no_control
 from zones.database import utcnow
 
 KNOT_MS = 0.514444  # metres per second in a knot
@@ -107,6 +107,8 @@ def parse_fix(*, params: Mapping[str, Any], body: Any) -> OsmandFix:
         no_control(str(device_id))
     except ValueError as exc:
         raise ValidationProblem("id", CONTROL_CHARACTERS) from exc
+    if has_surrogate(str(device_id)):  # a JSON body's "\ud800": not text any database can look up
+        raise ValidationProblem("id", NOT_UNICODE)
     for name in ("lat", "lon"):
         if fields[name] is None:
             raise ValidationProblem(name, "Campo obligatorio.")
@@ -115,5 +117,6 @@ def parse_fix(*, params: Mapping[str, Any], body: Any) -> OsmandFix:
     try:
         position = PositionIn.model_validate(fields)
     except ValidationError as exc:
-        raise ValidationProblem(tuple(str(e["loc"][0]) for e in exc.errors()), "El valor está fuera de rango.") from exc
+        names = tuple("timestamp" if e["loc"][0] == "t" else str(e["loc"][0]) for e in exc.errors())
+        raise ValidationProblem(names, "El valor está fuera de rango.") from exc
     return OsmandFix(device_id=str(device_id).strip()[:100], valid=valid, position=position)

@@ -13,7 +13,7 @@ from flask_babel import gettext
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from security import committees, patrols, sync
 from security.api import (
@@ -27,23 +27,30 @@ from security.api import (
     viewer,
 )
 from security.context import ronda
-from security.errors import DomainError, NotFound, ValidationProblem
+from security.errors import DomainError, NotFound
 from security.models import (
     CommitteeCreate,
+    CommitteePublic,
     Event,
     Id,
     MemberAdd,
     PatrolCreate,
     PatrolEnd,
+    PatrolPublic,
     PositionBatch,
-    User,
+    PositionRejected,
+    PositionsPublic,
     no_control,
 )
+from security.openapi import JSON, ErrorBody, answer, errors
 from security.osmand import parse_fix
 from security.patrols import TRACKER_ID_MIN
 from security.push import publish, publish_moves, socketio
 
-patrol_api = APIBlueprint("patrol_api", __name__, url_prefix="/api/v1", abp_security=BEARER)
+# Every route here needs a token (authenticate_request below), so every one may answer 401.
+patrol_api = APIBlueprint(
+    "patrol_api", __name__, url_prefix="/api/v1", abp_security=BEARER, abp_responses=errors(401)
+)
 patrol_api.before_request(authenticate_request)
 t_committees = Tag(name="committees", description="Local citizen-security committees")
 t_patrols = Tag(name="patrols", description="Patrol shifts, their members and their positions")
@@ -77,7 +84,12 @@ class MemberPath(BaseModel):
     user_id: Id
 
 
-@patrol_api.get("/committees", tags=[t_committees], summary="Committees, by zone and name")
+@patrol_api.get(
+    "/committees",
+    tags=[t_committees],
+    responses={200: answer("The committees, by zone and name", {JSON: list[CommitteePublic]}), **errors(403, 422)},
+    summary="Committees, by zone and name",
+)
 def list_committees_route(query: CommitteeQuery) -> Response:
     """A phone or dashboard lists the committees it may see."""
     who = viewer()
@@ -88,7 +100,7 @@ def list_committees_route(query: CommitteeQuery) -> Response:
 @patrol_api.post(
     "/committees",
     tags=[t_committees],
-    responses={403: None, 409: None, 422: None},
+    responses={201: CommitteePublic, **errors(403, 409, 413, 422)},
     summary="Create a committee (admins; coordinators in their zone)",
 )
 def create_committee_route(body: CommitteeCreate) -> tuple[Response, int]:
@@ -98,35 +110,31 @@ def create_committee_route(body: CommitteeCreate) -> tuple[Response, int]:
     return jsonify(committees.committee_view(session=db(), actor=me(), committee=committee)), 201
 
 
-@patrol_api.get("/committees/<int:committee_id>", tags=[t_committees], summary="One committee and its members")
+@patrol_api.get(
+    "/committees/<int:committee_id>",
+    tags=[t_committees],
+    responses={200: CommitteePublic, **errors(403, 404, 422)},
+    summary="One committee and its members",
+)
 def get_committee_route(path: CommitteePath) -> Response:
     """A phone or dashboard opens a committee."""
     committee = committees.get_committee(session=db(), viewer=viewer(), committee_id=path.committee_id)
     return jsonify(committees.committee_view(session=db(), actor=me(), committee=committee))
 
 
-def _user(body: MemberAdd) -> User:
-    if (body.user_id is None) == (body.username is None):
-        raise ValidationProblem(("user_id", "username"), "Indique user_id o username.")
-    if body.user_id is not None:
-        user = db().get(User, body.user_id)
-    else:
-        user = db().exec(select(User).where(User.username == body.username)).first()
-    if user is None:
-        raise ValidationProblem("user_id" if body.user_id is not None else "username", "No existe esa persona.")
-    return user
-
-
 @patrol_api.post(
     "/committees/<int:committee_id>/members",
     tags=[t_committees],
-    responses={403: None, 422: None},
+    responses={201: CommitteePublic, 200: CommitteePublic, **errors(403, 404, 413, 422)},
     summary="Add a member (the committee's coordinators, admins)",
 )
 def add_member_route(path: CommitteePath, body: MemberAdd) -> tuple[Response, int]:
     """A coordinator adds a volunteer to the committee."""
     committee = committees.get_committee(session=db(), viewer=viewer(), committee_id=path.committee_id)
-    added = committees.add_member(session=db(), actor=me(), committee=committee, user=_user(body))
+    user = committees.member_candidate(
+        session=db(), actor=me(), committee=committee, user_id=body.user_id, username=body.username
+    )
+    added = committees.add_member(session=db(), actor=me(), committee=committee, user=user)
     db().commit()
     return jsonify(committees.committee_view(session=db(), actor=me(), committee=committee)), 201 if added else 200
 
@@ -134,7 +142,7 @@ def add_member_route(path: CommitteePath, body: MemberAdd) -> tuple[Response, in
 @patrol_api.delete(
     "/committees/<int:committee_id>/members/<int:user_id>",
     tags=[t_committees],
-    responses={403: None, 404: None},
+    responses={200: CommitteePublic, **errors(403, 404, 422)},
     summary="Remove a member (the committee's coordinators, admins)",
 )
 def remove_member_route(path: MemberPath) -> Response:
@@ -167,7 +175,7 @@ def _patrol_answer(patrol: patrols.Patrol, *, status: int = 200) -> tuple[Respon
 @patrol_api.post(
     "/patrols",
     tags=[t_patrols],
-    responses={403: None, 409: None, 422: None},
+    responses={201: PatrolPublic, 200: PatrolPublic, **errors(403, 409, 413, 422)},
     summary="Start a patrol shift (idempotent on client_id)",
 )
 def start_patrol_route(body: PatrolCreate) -> tuple[Response, int]:
@@ -178,7 +186,12 @@ def start_patrol_route(body: PatrolCreate) -> tuple[Response, int]:
     return _patrol_answer(patrol, status=201 if started else 200)
 
 
-@patrol_api.get("/patrols", tags=[t_patrols], summary="Patrols, newest first (police, admins, the zone's committees)")
+@patrol_api.get(
+    "/patrols",
+    tags=[t_patrols],
+    responses={200: answer("The patrols, newest first", {JSON: list[PatrolPublic]}), **errors(403, 422)},
+    summary="Patrols, newest first (police, admins, the zone's committees)",
+)
 def list_patrols_route(query: PatrolQuery) -> Response:
     """A police dashboard draws the patrols in the street."""
     who = viewer()
@@ -187,7 +200,12 @@ def list_patrols_route(query: PatrolQuery) -> Response:
     return jsonify([patrols.patrol_view(r, viewer=who) for r in records])
 
 
-@patrol_api.get("/patrols/<int:patrol_id>", tags=[t_patrols], summary="One patrol")
+@patrol_api.get(
+    "/patrols/<int:patrol_id>",
+    tags=[t_patrols],
+    responses={200: PatrolPublic, **errors(403, 404, 422)},
+    summary="One patrol",
+)
 def get_patrol_route(path: PatrolPath) -> tuple[Response, int]:
     """A dashboard opens a patrol."""
     return _patrol_answer(patrols.get_patrol(session=db(), viewer=viewer(), patrol_id=path.patrol_id))
@@ -196,7 +214,7 @@ def get_patrol_route(path: PatrolPath) -> tuple[Response, int]:
 @patrol_api.post(
     "/patrols/<int:patrol_id>/end",
     tags=[t_patrols],
-    responses={403: None, 422: None},
+    responses={200: PatrolPublic, **errors(403, 404, 413, 422)},
     summary="End a patrol shift (ending it again changes nothing)",
 )
 def end_patrol_route(path: PatrolPath, body: PatrolEnd) -> tuple[Response, int]:
@@ -217,7 +235,7 @@ def end_patrol_route(path: PatrolPath, body: PatrolEnd) -> tuple[Response, int]:
 @patrol_api.post(
     "/patrols/<int:patrol_id>/positions",
     tags=[t_patrols],
-    responses={403: None, 404: None, 422: None},
+    responses={200: PositionsPublic, **errors(403, 404, 413, 422)},
     summary="Positions a member's phone recorded on the patrol",
 )
 def record_positions_route(path: PatrolPath, body: PositionBatch) -> Response:
@@ -244,18 +262,23 @@ class TrackerCreate(BaseModel):
         return no_control(value)
 
 
+class TrackerPublic(BaseModel):
+    id: int
+    device_id: str = Field(description="To type into Traccar Client as its device identifier")
+    user_id: int
+
+
 @patrol_api.post(
     "/trackers",
     tags=[t_patrols],
-    responses={403: None, 422: None},
+    responses={201: TrackerPublic, **errors(403, 404, 409, 413, 422)},
     summary="Register a Traccar Client device id to a volunteer (OsmAnd protocol at /osmand)",
 )
 def register_tracker_route(body: TrackerCreate) -> tuple[Response, int]:
     """A volunteer links the tracker app of their phone."""
     actor = me()
-    owner = actor if body.user_id in (None, actor.id) else db().get(User, body.user_id)
-    if owner is None:
-        raise ValidationProblem("user_id", "No existe esa persona.")
+    owner = actor if body.user_id in (None, actor.id) else patrols.tracker_owner(session=db(), actor=actor,
+                                                                                 user_id=body.user_id)  # fmt: skip
     tracker = patrols.register_tracker(session=db(), device_id=body.device_id, user=owner, actor=actor)
     db().commit()
     return jsonify({"id": tracker.id, "device_id": tracker.device_id, "user_id": tracker.user_id}), 201
@@ -264,10 +287,28 @@ def register_tracker_route(body: TrackerCreate) -> tuple[Response, int]:
 # --- offline sync ---------------------------------------------------------------------------
 
 
+class OperationResult(BaseModel):
+    index: int = Field(description="The operation's place in the batch")
+    status: sync.Status
+    id: int | None = Field(default=None, description="The incident, alarm or patrol it made or touched")
+    client_id: str | None = Field(default=None, description="Of a rejected operation (null when it had none)")
+    error: ErrorBody | None = Field(default=None, description="Why it was rejected; fields are named as data.<field>")
+    accepted: int | None = Field(default=None, description="positions: points stored")
+    duplicates: int | None = Field(default=None, description="positions: points already stored")
+    rejected: list[PositionRejected] | None = Field(default=None, description="positions: points refused")
+
+
+class SyncPublic(BaseModel):
+    applied: int
+    already_applied: int
+    rejected: int
+    results: list[OperationResult]
+
+
 @patrol_api.post(
     "/sync",
     tags=[t_sync],
-    responses={422: None},
+    responses={200: SyncPublic, **errors(413, 422, 503)},
     summary="Apply operations a phone queued offline, in order and idempotently; one answer per operation",
 )
 def sync_route(body: sync.SyncBatch) -> Response:

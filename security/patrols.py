@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from security import audit
 from security.auth import Viewer, viewer_of
 from security.committees import is_member, member_ids
-from security.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from security.errors import Conflict, Forbidden, Hidden, NotFound, Unknown, ValidationProblem
 from security.events import append_event
 from security.incidents import CLOCK_SKEW
 from security.models import (
@@ -75,6 +75,8 @@ def start_patrol(*, session: Session, actor: User, data: PatrolCreate) -> tuple[
         raise ValidationProblem("committee_id", "No existe el comité %(id)s.", id=data.committee_id)
     starter_is_member = is_member(session=session, committee_id=committee.id, user_id=actor.id)  # type: ignore[arg-type]
     if not starter_is_member and actor.role != "admin":
+        if not viewer_of(actor).may_see_zone(committee.zone_id):  # another zone's: like a missing one
+            raise Unknown("committee_id", "No existe el comité %(id)s.", id=data.committee_id)
         raise Forbidden("Solo los miembros del comité pueden iniciar su ronda.")
     now = utcnow()
     started_at = data.started_at or now
@@ -159,12 +161,12 @@ def get_patrol(*, session: Session, viewer: Viewer, patrol_id: int) -> Patrol:
     patrol = session.get(Patrol, patrol_id)
     if patrol is None:
         raise NotFound("No existe la ronda %(id)s.", id=patrol_id)
-    if not viewer.may_see_zone(patrol.zone_id):
-        raise Forbidden("Esta ronda es de otra zona.")
-    if not viewer.sees_all_zones and not is_member(
-        session=session, committee_id=patrol.committee_id, user_id=viewer.user_id
+    # Another zone's or another committee's patrol is answered like a missing one.
+    if not viewer.sees_all_zones and (
+        patrol.zone_id != viewer.zone_id
+        or not is_member(session=session, committee_id=patrol.committee_id, user_id=viewer.user_id)
     ):
-        raise Forbidden("Solo ve las rondas de sus comités.")
+        raise Hidden("No existe la ronda %(id)s.", id=patrol_id)
     return patrol
 
 
@@ -318,6 +320,7 @@ def record_positions(
     if patrol is None:
         raise NotFound("No existe la ronda %(id)s.", id=patrol_id)
     if actor.role != "admin" and not _is_on_patrol(session, patrol, actor.id):
+        get_patrol(session=session, viewer=viewer_of(actor), patrol_id=patrol_id)  # one they may not see: hidden
         raise Forbidden("Solo los miembros de la ronda pueden enviar sus posiciones.")
     return store_positions(session=session, patrol=patrol, positions=positions, source=source)
 
@@ -463,6 +466,20 @@ def new_tracker_id() -> str:
     """A device id nobody can guess, to type into Traccar Client (letters and digits, no 0/O, 1/l)."""
     alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
     return "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+def tracker_owner(*, session: Session, actor: User, user_id: int) -> User:
+    """The person whose tracker `actor` registers: anyone for an admin, a volunteer or coordinator
+    of their zone for a coordinator. Others are refused before anything is looked up, and an id
+    that is no account or one out of reach get the same answer (ids cannot be probed)."""
+    if actor.role not in ("admin", "coordinator"):
+        raise Forbidden("Solo puede registrar su propio dispositivo.")
+    user = session.get(User, user_id)
+    out_of_reach = user is None or (actor.role == "coordinator" and user.zone_id != actor.zone_id)
+    if out_of_reach or user.role not in ("volunteer", "coordinator"):  # type: ignore[union-attr]
+        # Who is a neighbour (who reports) is not told apart from nobody either.
+        raise ValidationProblem("user_id", "No hay ningún voluntario ni coordinador con ese número en su zona.")
+    return user  # type: ignore[return-value]
 
 
 def register_tracker(*, session: Session, device_id: str | None, user: User, actor: User | None) -> Tracker:

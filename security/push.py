@@ -19,17 +19,23 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlalchemy import event as orm_events
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, col, select
 
+from security.accounts import ENDED_SESSIONS
 from security.alarms import pressers
-from security.auth import AuthError, Viewer, user_from_token, viewer_of
+from security.auth import AuthError, Viewer, read_token, viewer_of
 from security.context import ronda
 from security.events import event_view, may_hear
-from security.models import Event
+from security.models import Event, User
 from security.patrols import patrol_member_ids, patrol_view
 from security.visibility import assignment_view, own_view
 from zones.database import utcnow
@@ -37,8 +43,19 @@ from zones.database import utcnow
 socketio = SocketIO()
 log = logging.getLogger(__name__)
 
-# sid -> viewer, for the handlers that answer a connected socket.
-_viewers: dict[str, Viewer] = {}
+
+@dataclass(frozen=True)
+class LiveSession:
+    """What a connected socket was let in on: who, in which session of theirs, until when."""
+
+    viewer: Viewer
+    session_version: int
+    expires_at: datetime
+
+
+# sid -> its live session, for the handlers that answer a connected socket and for the watch
+# that disconnects sockets whose session ended (this process's sockets only).
+_live: dict[str, LiveSession] = {}
 
 
 def audiences(zone_id: int) -> list[tuple[str, Viewer]]:
@@ -230,7 +247,7 @@ def on_connect(auth: dict[str, Any] | None = None) -> None:
     state = ronda()
     with Session(state.engine) as session:
         try:
-            user = user_from_token(
+            holder = read_token(
                 session=session,
                 token=token,
                 secret_key=current_app.config["SECRET_KEY"],
@@ -238,8 +255,10 @@ def on_connect(auth: dict[str, Any] | None = None) -> None:
             )
         except AuthError as exc:
             raise ConnectionRefusedError("unauthorized", {"reason": exc.reason}) from exc
+        user = holder.user
         viewer = viewer_of(user)
-    _viewers[request.sid] = viewer  # type: ignore[attr-defined]
+        live = LiveSession(viewer=viewer, session_version=user.session_version or 0, expires_at=holder.expires_at)
+    _live[request.sid] = live  # type: ignore[attr-defined]
     join_room(user_room(int(user.id)))  # type: ignore[arg-type]
     if auth.get("feed") != "mine":  # type: ignore[union-attr]
         join_room(room_of(viewer))
@@ -248,16 +267,93 @@ def on_connect(auth: dict[str, Any] | None = None) -> None:
 @socketio.on("disconnect")
 def on_disconnect(reason: Any = None) -> None:
     """Socket.IO tells us a client went away."""
-    _viewers.pop(request.sid, None)  # type: ignore[attr-defined]
+    _live.pop(request.sid, None)  # type: ignore[attr-defined]
 
 
 @socketio.on("join_zone")
 def on_join_zone(data: Any) -> dict[str, Any]:
     """A client asks for a zone's events: granted only for zones its role already receives."""
-    viewer = _viewers.get(request.sid)  # type: ignore[attr-defined]
+    live = _live.get(request.sid)  # type: ignore[attr-defined]
     zone_id = data.get("zone_id") if isinstance(data, dict) else None
-    if viewer is None or not isinstance(zone_id, int):
+    if live is None or not isinstance(zone_id, int):
         return {"ok": False, "error": "bad_request"}
-    if not viewer.may_see_zone(zone_id):
+    if live.expires_at <= utcnow():
+        return {"ok": False, "error": "unauthorized"}
+    if not live.viewer.may_see_zone(zone_id):
         return {"ok": False, "error": "forbidden"}
     return {"ok": True, "zone_id": zone_id}
+
+
+# --- ended sessions -------------------------------------------------------------------------
+
+
+def _disconnect(sids: Iterable[str], *, reason: str) -> None:
+    """Tell each socket why, then close it (the client does not reconnect by itself after this)."""
+    for sid in sids:
+        if _live.pop(sid, None) is None:
+            continue
+        try:
+            socketio.emit("session_ended", {"reason": reason}, to=sid)
+            socketio.server.disconnect(sid, namespace="/")
+        except Exception:
+            log.exception("could not disconnect socket %s", sid)
+
+
+@orm_events.listens_for(OrmSession, "after_commit")
+def _close_ended_sessions(session: OrmSession) -> None:
+    """A transaction that ended people's sessions (security.accounts) committed: close their sockets."""
+    for user_id in session.info.pop(ENDED_SESSIONS, ()):
+        end_live_sessions(int(user_id))
+
+
+@orm_events.listens_for(OrmSession, "after_rollback")
+def _forget_ended_sessions(session: OrmSession) -> None:
+    session.info.pop(ENDED_SESSIONS, None)  # nothing ended after all
+
+
+def end_live_sessions(user_id: int) -> None:
+    """A person's sessions just ended (call after commit): their sockets on this process close now,
+    and every process is told; the watch of each process closes the rest within a check."""
+    _disconnect([sid for sid, live in list(_live.items()) if live.viewer.user_id == user_id], reason="ended")
+    try:  # through the message queue: the phones and pages of that person learn it on every process
+        socketio.emit("session_ended", {"reason": "ended"}, to=user_room(user_id))
+    except Exception:
+        log.exception("could not tell user %s's sockets that their session ended", user_id)
+
+
+def ended_sockets(*, session: Session, now: datetime) -> dict[str, str]:
+    """This process's sockets whose token expired or whose session ended (deactivated, signed out,
+    a new password, role or zone), with why: sid -> expired | ended."""
+    ended: dict[str, str] = {}
+    current = list(_live.items())
+    for sid, live in current:
+        if live.expires_at <= now:
+            ended[sid] = "expired"
+    user_ids = {live.viewer.user_id for sid, live in current if sid not in ended and live.viewer.user_id}
+    if not user_ids:
+        return ended
+    query = select(User.id, User.session_version, User.active).where(col(User.id).in_(user_ids))
+    accounts = {row[0]: (row[1] or 0, bool(row[2])) for row in session.exec(query).all()}
+    for sid, live in current:
+        if sid in ended:
+            continue
+        version, active = accounts.get(live.viewer.user_id, (None, False))
+        if not active or version != live.session_version:
+            ended[sid] = "ended"
+    return ended
+
+
+def watch_sessions(engine: Engine, *, interval: float) -> None:
+    """Forever, in each server process: close the sockets whose token expired or whose session
+    ended, within `interval` seconds plus one query (an account changed on another process too)."""
+    while True:
+        socketio.sleep(interval)
+        if not _live:
+            continue
+        try:
+            with Session(engine) as session:
+                ended = ended_sockets(session=session, now=utcnow())
+            for reason in ("expired", "ended"):
+                _disconnect([sid for sid, why in ended.items() if why == reason], reason=reason)
+        except Exception:  # a transient database error: check again next time
+            log.exception("checking live sockets against ended sessions failed; retrying")

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from security import alarms, audit, incidents, patrols
-from security.errors import Conflict, DomainError, Forbidden, ValidationProblem
+from security.errors import REFUSALS, Conflict, DomainError, ValidationProblem
 from security.incidents import CLOCK_SKEW
 from security.models import (
     AlarmCreate,
@@ -35,6 +35,7 @@ from security.models import (
     PositionBatch,
     SyncOperation,
     User,
+    has_surrogate,
 )
 from zones.database import lima_aware, utcnow
 from zones.geometry import ZoneIndex
@@ -102,12 +103,21 @@ def apply_operations(*, session: Session, user: User, operations: list[Any], ind
             yield Outcome(
                 index=position,
                 op=raw.get("op") if isinstance(raw, dict) and isinstance(raw.get("op"), str) else None,
-                client_id=str(raw.get("client_id"))[:36] if isinstance(raw, dict) and raw.get("client_id") else None,
+                client_id=_echoed(raw.get("client_id")) if isinstance(raw, dict) else None,
                 status="rejected",
                 error=exc,
             )
             continue
         yield _apply_one(session=session, user=user, position=position, envelope=envelope, index=index)
+
+
+def _echoed(client_id: Any) -> str | None:
+    """A malformed operation's client_id as the phone sent it, so it can tell which one was refused:
+    none when it is not text JSON can carry back (a lone surrogate, "\\ud800")."""
+    if not client_id:
+        return None
+    text = str(client_id)[:36]
+    return None if has_surrogate(text) else text
 
 
 def _apply_one(
@@ -139,7 +149,7 @@ def _apply_one(
             )
             session.flush()
     except (DomainError, ValidationError) as exc:  # about the operation's data: its fields are data.*
-        if isinstance(exc, Forbidden):  # outside the rolled-back savepoint: it commits with the batch
+        if isinstance(exc, REFUSALS):  # outside the rolled-back savepoint: it commits with the batch
             reason = exc.message % exc.params if exc.params else exc.message
             audit.denied(
                 session=session, actor=user, detail={"path": "/api/v1/sync", "op": envelope.op, "reason": reason}

@@ -34,6 +34,40 @@ def test_openapi_document_is_valid_and_generated_from_the_models(client):
     assert "/" not in spec["paths"] and "/api/docs" not in spec["paths"]
 
 
+def test_the_document_declares_every_error_with_the_error_body(client):
+    """What the fuzzing gate (tests/test_openapi_fuzz.py) relies on, checked on every operation at once,
+    so a new route that forgets its errors fails here by name."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    error_body = {"$ref": "#/components/schemas/ErrorBody"}
+    assert {"error", "message"} <= set(spec["components"]["schemas"]["ErrorBody"]["required"])
+    for path, path_item in spec["paths"].items():
+        for method, operation in path_item.items():
+            where = f"{method.upper()} {path}"
+            answers = operation["responses"]
+            for status, answer in answers.items():
+                if status.startswith(("4", "5")):
+                    assert answer["content"]["application/json"]["schema"] == error_body, (where, status)
+            security = operation.get("security") or []
+            if {} not in security:  # a token is required
+                assert "401" in answers, where
+                assert answers["401"]["headers"]["WWW-Authenticate"]["required"] is True, where
+            if "{" in path:  # an id in the path: missing, hidden in another zone, or no number at all
+                assert "404" in answers, where
+            if operation.get("parameters") or operation.get("requestBody"):
+                assert "422" in answers, where
+            if operation.get("requestBody"):
+                assert "413" in answers, where
+    public = spec["paths"]["/api/v1/zones"]["get"]
+    assert {} in public["security"] and "401" not in public["responses"]
+    devices = spec["paths"]["/api/v1/alarm-devices"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert devices["schema"]["type"] == "array"
+    zones = spec["paths"]["/api/v1/zones"]["get"]["responses"]["200"]["content"]
+    assert list(zones) == ["application/geo+json"]
+    exports = spec["paths"]["/api/v1/incidents"]["get"]["responses"]["200"]
+    assert set(exports["content"]) == {"application/json", "text/csv", "application/geo+json"}
+    assert "Content-Disposition" in exports["headers"]
+
+
 def test_browsable_docs_load_without_internet(client):
     with client.get("/api/docs", follow_redirects=True) as docs:
         assert docs.status_code == 200

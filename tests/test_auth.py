@@ -76,7 +76,12 @@ def test_token_of_a_deactivated_user_stops_working(client, make_person, session)
 
 def test_every_route_but_the_districts_geography_needs_a_token(app, client):
     spec = client.get("/api/v1/openapi.json").get_json()
-    public = {("/api/v1/zones", "get"), ("/api/v1/zones/{zone_id}/blocks", "get"), ("/api/v1/auth/token", "post")}
+    public = {
+        ("/api/v1/zones", "get"),
+        ("/api/v1/zones/{zone_id}/blocks", "get"),
+        ("/api/v1/auth/token", "post"),
+        ("/api/v1/auth/password", "post"),  # with the current password or a reset's one-time code
+    }
     for path, operations in spec["paths"].items():
         for method in operations:
             if (path, method) in public or not path.startswith("/api/v1/"):
@@ -107,9 +112,10 @@ def test_users_create_prompts_for_the_password(runner, session):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["vecino", "--role", "neighbor", "--password", "clave-segura-1"], "--zone"),
-        (["vecino", "--role", "neighbor", "--zone", "99", "--password", "clave-segura-1"], "no zone 99"),
-        (["corto", "--role", "police", "--password", "123"], "at least 8"),
+        (["vecino", "--role", "neighbor", "--password", "clave-segura-1"], "indique la zona"),
+        (["vecino", "--role", "neighbor", "--zone", "99", "--password", "clave-segura-1"], "No existe la zona 99"),
+        (["corto", "--role", "police", "--password", "123"], "al menos 8"),
+        (["facil", "--role", "police", "--password", "12345678"], "demasiado fácil"),
         (["x", "--role", "mayor", "--password", "clave-segura-1"], "mayor"),
     ],
 )
@@ -119,9 +125,16 @@ def test_users_create_refuses_bad_input(runner, args, message):
     assert message in result.output
 
 
+def test_a_token_in_the_url_is_never_accepted(client, make_person):
+    person = make_person("police")
+    for name in ("access_token", "token"):
+        assert client.get(f"/api/v1/me?{name}={person.token}").status_code == 401
+    assert client.get("/api/v1/me", headers=person.headers).status_code == 200
+
+
 def test_duplicate_username_is_refused(session):
     create_user(session=session, username="ana", password=PASSWORD, role="police")
-    with pytest.raises(UserError, match="taken"):
+    with pytest.raises(UserError, match="ya está en uso"):
         create_user(session=session, username="ana", password=PASSWORD, role="admin")
 
 

@@ -123,7 +123,7 @@ def test_a_coordinator_sees_only_their_zone_and_may_act_there(client, make_perso
     refused = client.get("/incidentes?zona=1")
     assert refused.status_code == 403
     assert "Solo puede consultar su propia zona." in refused.get_data(as_text=True)
-    assert client.get(f"/incidentes/{district['moto'][2]}").status_code == 403
+    assert client.get(f"/incidentes/{district['moto'][2]}").status_code == 404  # like a missing one
     assert client.get("/incidentes.csv?zona=1").status_code == 403
 
 

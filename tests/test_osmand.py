@@ -157,3 +157,12 @@ def test_the_cli_registers_a_tracker(runner, make_person):
     make_person("police", username="comisaria")
     refused = runner.invoke(args=["patrols", "tracker", "x" * 16, "--user", "comisaria"])
     assert refused.exit_code != 0 and "patrullan" in refused.output
+
+
+def test_a_lost_phones_tracker_stops_when_its_owner_closes_every_session(client, app, on_patrol):
+    lat, lon = ZONE_POINTS[1]
+    assert client.get("/osmand", query_string={"id": DEVICE, "lat": lat, "lon": lon}).get_json()["stored"] is True
+    juan = on_patrol["juan"]
+    assert client.delete("/api/v1/me/sessions", headers=juan.headers).status_code == 204
+    gone = client.get("/osmand", query_string={"id": DEVICE, "lat": lat - 0.001, "lon": lon})
+    assert gone.status_code == 403 and gone.get_json()["error"] == "unknown_device"

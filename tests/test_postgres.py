@@ -451,3 +451,15 @@ def test_control_characters_in_names_and_ids_are_refused_on_postgresql(client, m
     from tests.test_bad_input import check_control_characters
 
     check_control_characters(client, make_person, make_committee)
+
+
+def test_lone_surrogates_numbers_and_times_out_of_range_are_refused_on_postgresql(client, make_person, make_committee):
+    from tests.test_bad_input import (
+        check_lone_surrogates,
+        check_names_with_control_characters,
+        check_numbers_and_times_out_of_range,
+    )
+
+    check_lone_surrogates(client, make_person, make_committee)
+    check_numbers_and_times_out_of_range(client, make_person, make_committee)
+    check_names_with_control_characters(client, make_person)

@@ -52,7 +52,7 @@ TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 # No inline script, nothing from elsewhere but map tiles: a report's text can never run as code.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self' ws: wss:; "
+    "img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; "
     "worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
     "object-src 'none'"
 )

@@ -12,6 +12,17 @@
 // map_live.js (the events, the socket and the clock; it puts the page's data on the map). A script
 // calls another concept's function through the namespace when it runs, so the order only matters
 // for what each does while loading.
+
+// The filters above the map: a new period or kind reloads the page with it. Here rather than in an
+// `onchange` attribute, which the Content-Security-Policy forbids; apart from the map, so they work
+// even when the map cannot draw.
+(function () {
+  "use strict";
+  document.querySelectorAll("select.submit-on-change").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+})();
+
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("ronda-config").textContent);

@@ -79,7 +79,13 @@
     if (connectedBefore) M.refreshPatrols();
     connectedBefore = true;
   });
-  socket.on("disconnect", function () { setState("reconnecting"); });
+  socket.on("disconnect", function (reason) {
+    setState("reconnecting");
+    // Closed by the server: the page's token ran out or the session ended (signed out elsewhere,
+    // deactivated); a reload signs it in again with the session cookie, or shows the sign-in page.
+    if (reason === "io server disconnect") expired();
+  });
+  socket.on("session_ended", expired);
   socket.on("connect_error", function (error) {
     setState("reconnecting");
     if (error && error.message === "unauthorized") expired();

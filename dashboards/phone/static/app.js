@@ -128,14 +128,21 @@
     expiryTimer = setTimeout(expire, Math.min(left, 2147483647));
   }
 
-  function signIn(username, password) {
+  // newPassword: after a reset, the password chosen to replace the one-time code typed as `password`.
+  function signIn(username, password, newPassword) {
     var reply = null;
-    return api("/api/v1/auth/token", { method: "POST", json: { username: username, password: password }, anonymous: true })
+    var request = newPassword
+      ? api("/api/v1/auth/password", { method: "POST", anonymous: true,
+          json: { username: username, password: password, new_password: newPassword } })
+      : api("/api/v1/auth/token", { method: "POST", json: { username: username, password: password }, anonymous: true });
+    return request
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
           if (!response.ok) {
             var error = new Error(body.message || t("signin.failed"));
             error.status = response.status;
+            error.code = body.error;
+            if (body.fields && body.fields.length) error.message += " " + body.fields.map(function (f) { return f.problem; }).join(" ");
             throw error;
           }
           reply = body;
@@ -419,11 +426,17 @@
         if (connectedBefore) loadMe();  // and the shift (a push missed meanwhile)
         connectedBefore = true;
       });
-      socket.on("disconnect", function () { document.body.setAttribute("data-live", "no"); });
+      socket.on("disconnect", function (reason) {
+        document.body.setAttribute("data-live", "no");
+        // Closed by the server (a token that ran out, a session ended elsewhere): ask once more;
+        // a refusal then signs this phone out, keeping the outbox.
+        if (reason === "io server disconnect") setTimeout(function () { if (socket) socket.connect(); }, 1000);
+      });
       socket.on("connect_error", function (error) {
         document.body.setAttribute("data-live", "no");
         if (error && error.message === "unauthorized") expire();
       });
+      socket.on("session_ended", function () { toast(t("session.ended")); expire(); });
       socket.on("own_report_updated", ownReportUpdated);
       socket.on("own_patrol_updated", function (event) { emit("ownpatrol", event.data); });
       socket.on("patrol_assignment", function (event) { emit("assignment", event.data); });
@@ -646,14 +659,29 @@
         var error = $("signin-error");
         var username = $("username").value.trim();
         var password = $("password").value;
+        var choosing = !$("signin-new").hidden;
+        var newPassword = choosing ? $("new-password").value : null;
         error.hidden = true;
         if (!username || !password) { error.textContent = t("signin.missing"); error.hidden = false; return; }
+        if (choosing && newPassword !== $("repeat-password").value) {
+          error.textContent = t("signin.mismatch"); error.hidden = false; return;
+        }
         var button = $("signin-submit");
         button.disabled = true;
-        signIn(username, password).catch(function (failure) {
+        signIn(username, password, newPassword).then(function () {
+          $("signin-new").hidden = true;
+          $("password").value = "";
+        }, function (failure) {
+          // A reset account: the code it was given opens only the choice of a new password.
+          if (failure.code === "password_change_required") {
+            $("signin-new").hidden = false;
+            $("new-password").focus();
+          } else if (!choosing || failure.status !== 422) {
+            $("password").value = "";
+          }
           error.textContent = failure.status ? failure.message : navigator.onLine ? t("signin.unreachable") : t("signin.offline");
           error.hidden = false;
-        }).then(function () { button.disabled = false; $("password").value = ""; });
+        }).then(function () { button.disabled = false; $("new-password").value = ""; $("repeat-password").value = ""; });
       });
       window.addEventListener("hashchange", route);
       window.addEventListener("online", function () { reachable(true); syncSoon(); connectLive(); });

@@ -52,7 +52,10 @@
     var L = self.L;
     map = L.map("pick-map", { zoomControl: true, attributionControl: Boolean(app.config.tiles) });
     if (app.config.tiles && navigator.onLine) {
-      L.tileLayer(app.config.tiles, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
+      // OpenStreetMap's tile servers require a Referer, which the page's Referrer-Policy
+      // (same-origin) leaves out: the tiles alone send the site's origin.
+      L.tileLayer(app.config.tiles, { maxZoom: 19, attribution: "© OpenStreetMap", referrerPolicy: "strict-origin" })
+        .addTo(map);
     }
     var zone = app.state.zone;
     var bounds = null;
