@@ -139,7 +139,9 @@ def _committee_data(name: str, zone_id: int | None) -> CommitteeCreate:
     except ValidationError:
         if not clean_text(name):
             raise FormProblem("name", gettext(EMPTY_NAME)) from None
-        raise FormProblem("name", gettext("El nombre tiene hasta %(max)s caracteres.", max=NAME_MAX)) from None
+        raise FormProblem(
+            "name", gettext("El nombre tiene hasta %(max)s caracteres, sin caracteres de control.", max=NAME_MAX)
+        ) from None
 
 
 @admin_committees.post("/admin/comites")

@@ -152,6 +152,29 @@ def expired_form(error: HTTPException) -> ResponseReturnValue:
     return render_template("admin_refused.html", user=user, title=gettext("No se pudo enviar"), message=message), 400
 
 
+def error_page(error: HTTPException) -> ResponseReturnValue:
+    """Any page's HTTP error, in the viewer's language on Ronda's own page: a missing address looks
+    exactly like the administration's missing page (so its addresses cannot be told apart)."""
+    user = current_user()
+    if error.code == 404:
+        if user is not None:
+            return missing(user)
+        return render_template(
+            "admin_refused.html", user=None, title=gettext("No encontrado"), message=gettext("No existe esa página.")
+        ), 404
+    if error.code == 400:
+        return expired_form(error)
+    titles = {405: gettext("Método no permitido."), 413: gettext("La solicitud es demasiado grande.")}
+    title = titles.get(error.code or 500, gettext("Solicitud mal formada."))
+    return render_template("admin_refused.html", user=user, title=title, message=title), error.code or 500
+
+
+@admin_home.record_once
+def _pages_answer_errors(state: Any) -> None:
+    # security.api answers the API's errors as JSON and hands every page's to this one.
+    state.app.extensions["ronda_error_page"] = error_page
+
+
 def no_store(response: Response) -> Response:
     """Administration pages show accounts, codes and keys: never cached, never shared."""
     response.headers["Cache-Control"] = "no-store"

@@ -10,7 +10,8 @@ person's sessions closes their live sockets right after the commit.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -38,6 +39,7 @@ from security.models import ROLES, ZONE_BOUND_ROLES, Committee, CommitteeMember,
 admin_users = Blueprint("admin_users", __name__, template_folder="templates")
 setup_section(admin_users)
 
+T = TypeVar("T")
 PAGE_SIZE = 50
 STATES = ("activos", "inactivos")
 
@@ -305,7 +307,11 @@ def activate_account(user_id: str) -> ResponseReturnValue:
     return _switch(user_id, activate=True)
 
 
-def _switch(user_id: str, *, activate: bool) -> ResponseReturnValue:
+def _act_on_account(
+    user_id: str, act: Callable[[User, User], T], answer: Callable[[User, User, T], ResponseReturnValue]
+) -> ResponseReturnValue:
+    """One administrator's action on one account (from its page's forms): `act(admin, person)` is
+    committed and `answer(admin, person, result)` shown; a refusal re-shows the page with why."""
     user = signed_in_for("users", form=True)
     if not isinstance(user, User):
         return user
@@ -313,50 +319,45 @@ def _switch(user_id: str, *, activate: bool) -> ResponseReturnValue:
     if person is None:
         return missing(user)
     session = _db()
-    service = accounts.activate if activate else accounts.deactivate
     try:
-        changed = service(session=session, actor=user, user=person)
+        result = act(user, person)
     except DomainError as error:
         session.rollback()
         return _render_user(user=user, person=person, errors=field_errors(error), status=error.status)
     session.commit()
-    done = ("reactivada" if changed else "ya-activa") if activate else ("desactivada" if changed else "ya-inactiva")
-    return redirect(url_for("admin_users.user_page", user_id=person.id, hecho=done))
+    return answer(user, person, result)
+
+
+def _back_to(done: str) -> Callable[[User, User, Any], ResponseReturnValue]:
+    """Back to the account's page, saying what was done (?hecho=...)."""
+    return lambda _user, person, _result: redirect(url_for("admin_users.user_page", user_id=person.id, hecho=done))
+
+
+def _switch(user_id: str, *, activate: bool) -> ResponseReturnValue:
+    service = accounts.activate if activate else accounts.deactivate
+    words = ("reactivada", "ya-activa") if activate else ("desactivada", "ya-inactiva")
+    return _act_on_account(
+        user_id,
+        lambda user, person: service(session=_db(), actor=user, user=person),
+        lambda user, person, changed: _back_to(words[0] if changed else words[1])(user, person, changed),
+    )
 
 
 @admin_users.post("/admin/usuarios/<user_id>/clave")
 def reset_account_password(user_id: str) -> ResponseReturnValue:
     """Replace the password by a one-time code, shown once on the answer; the person then chooses a new one."""
-    user = signed_in_for("users", form=True)
-    if not isinstance(user, User):
-        return user
-    person = _target(user_id)
-    if person is None:
-        return missing(user)
-    session = _db()
-    try:
-        code = accounts.reset_password(session=session, actor=user, user=person)
-    except DomainError as error:
-        session.rollback()
-        return _render_user(user=user, person=person, errors=field_errors(error), status=error.status)
-    session.commit()
-    return _render_code(user=user, person=person, code=code)
+    return _act_on_account(
+        user_id,
+        lambda user, person: accounts.reset_password(session=_db(), actor=user, user=person),
+        lambda user, person, code: _render_code(user=user, person=person, code=code),
+    )
 
 
 @admin_users.post("/admin/usuarios/<user_id>/sesiones")
 def end_account_sessions(user_id: str) -> ResponseReturnValue:
     """«Cerrar todas sus sesiones»: every phone and browser of the account signs in again."""
-    user = signed_in_for("users", form=True)
-    if not isinstance(user, User):
-        return user
-    person = _target(user_id)
-    if person is None:
-        return missing(user)
-    session = _db()
-    try:
-        accounts.end_all_sessions(session=session, user=person, actor=user)
-    except DomainError as error:
-        session.rollback()
-        return _render_user(user=user, person=person, errors=field_errors(error), status=error.status)
-    session.commit()
-    return redirect(url_for("admin_users.user_page", user_id=person.id, hecho="sesiones"))
+    return _act_on_account(
+        user_id,
+        lambda user, person: accounts.end_all_sessions(session=_db(), user=person, actor=user),
+        _back_to("sesiones"),
+    )

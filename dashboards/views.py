@@ -207,6 +207,8 @@ def login() -> ResponseReturnValue:
                 error, status = gettext("Usuario o contraseña incorrectos."), 401
                 if failure.reason == "code_expired":
                     error = gettext("El código de un solo uso venció: pida otro a la administración.")
+                elif failure.reason == "deactivated":
+                    error = gettext("Su cuenta está desactivada: consulte a la administración de Ronda.")
             else:
                 target = _safe_next(request.args.get("next"), url_for("web.live_map"))
                 if user.must_change_password:

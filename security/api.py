@@ -185,9 +185,10 @@ def _domain_error(error: DomainError) -> Response:
     return error_response(error.status, body.pop("error"), body.pop("message"), body.pop("fields", None), **body)
 
 
-def _http_error(error: HTTPException) -> Response | HTTPException:
+def _http_error(error: HTTPException) -> Any:
     if not request.path.startswith("/api/"):
-        return error
+        page = current_app.extensions.get("ronda_error_page")  # the dashboards' page, when registered
+        return page(error) if page is not None and (error.code or 500) >= 400 else error
     messages = {
         404: gettext("No existe esta dirección."),
         405: gettext("Método no permitido."),
@@ -357,6 +358,7 @@ _AUTH_MESSAGES = {
     "expired": N_("El token de acceso ha expirado; inicie sesión de nuevo."),
     "credentials": N_("Usuario o contraseña incorrectos."),
     "code_expired": N_("El código de un solo uso venció: pida otro a la administración."),
+    "deactivated": N_("Su cuenta está desactivada: consulte a la administración de Ronda."),
 }
 
 
@@ -462,7 +464,7 @@ def issue_token_route(body: TokenRequest) -> Response:
         return error_response(
             403,
             "password_change_required",
-            gettext("Su contraseña fue restablecida: elija una nueva para continuar (POST /api/v1/auth/password)."),
+            gettext("Su contraseña fue restablecida: elija una nueva para continuar."),
         )
     return _token_answer(user)
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from security import audit
 from security.errors import Forbidden, ValidationProblem
@@ -27,7 +28,8 @@ T = TypeVar("T")
 
 
 class AuthError(Exception):
-    """Authentication failed; `reason` is one of missing, invalid, expired, credentials, code_expired.
+    """Authentication failed; `reason` is one of missing, invalid, expired, credentials, code_expired,
+    deactivated (the right password of a deactivated account).
 
     `account` is the (id, username) a sign-in was tried on, when the name is an account (for the record).
     """
@@ -51,12 +53,20 @@ COMMON_PASSWORDS = frozenset(
         "password1", "contraseña", "contrasena", "qwertyui", "qwerty123", "iloveyou", "abcd1234",
         "12341234", "asdfghjk", "peru1234", "lima1234", "ronda123", "ronda1234", "seguridad",
         "serenazgo", "policia1", "comisaria", "vecino123", "bienvenido", "teamo123",
+        "lluvia-ventana-cerro-7",  # the example the refusal gives
     }
 )  # fmt: skip
 
 
+# Words anyone would try first against Ronda's people, beside zxcvbn's own lists.
+GUESSABLE = ("ronda", "lima", "peru", "perú", "villa", "maria", "maría", "triunfo", "serenazgo", "policia",
+             "comisaria", "vecino", "vecina", "seguridad", "clave", "contraseña", "contrasena")  # fmt: skip
+
+
 def check_new_password(password: str, *, username: str, field: str = "password") -> None:
-    """Refuse a new password that is too short or long, has control characters, or is easy to guess."""
+    """Refuse a new password that is too short or long, has control characters, holds the username,
+    or is easy to guess: zxcvbn (Dropbox's estimator, with its lists of the commonest passwords,
+    names and words, and Ronda's own) must put it beyond 10^8 guesses (its score 3 of 4)."""
     if len(password) < PASSWORD_MIN:
         raise UserError(field, "La contraseña debe tener al menos %(min)s caracteres.", min=PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
@@ -64,8 +74,16 @@ def check_new_password(password: str, *, username: str, field: str = "password")
     if has_control(password):
         raise UserError(field, "La contraseña contiene caracteres de control, que no se admiten.")
     lowered = password.lower()
-    if lowered in COMMON_PASSWORDS or len(set(password)) < 3 or (len(username) >= 3 and username.lower() in lowered):
-        raise UserError(field, "Esa contraseña es demasiado fácil de adivinar; elija otra.")
+    if len(username) >= 3 and username.lower() in lowered:
+        raise UserError(field, "La contraseña no puede contener su nombre de usuario.")
+    # The estimator's time grows with the length; past 64 characters a password is long enough.
+    weak = lowered in COMMON_PASSWORDS or zxcvbn(password[:64], user_inputs=[username, *GUESSABLE])["score"] < 3
+    if weak:
+        raise UserError(
+            field,
+            "Esa contraseña es demasiado fácil de adivinar. Pruebe con tres o cuatro palabras unidas por "
+            "guiones, como «lluvia-ventana-cerro-7», pero con palabras suyas.",
+        )
 
 
 @dataclass(frozen=True)
@@ -228,12 +246,14 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
     burst of sign-ins must not hold every connection of the pool while it hashes."""
     user = session.exec(select(User).where(User.username == username)).first()
     account = (int(user.id), user.username) if user is not None else None  # type: ignore[arg-type]
-    usable = user is not None and user.active
-    password_hash = user.password_hash if user is not None and usable else _DUMMY_HASH
-    code_expires = user.reset_expires_at if user is not None and usable and user.must_change_password else None
+    active = user is not None and user.active
+    password_hash = user.password_hash if user is not None else _DUMMY_HASH
+    code_expires = user.reset_expires_at if user is not None and active and user.must_change_password else None
     session.rollback()  # the user is read again, in a new transaction, when next used
-    if not _check_password(password_hash, password) or user is None or not usable:
+    if not _check_password(password_hash, password) or user is None:
         raise AuthError("credentials", account=account)
+    if not active:  # told only to whoever knows the password
+        raise AuthError("deactivated", account=account)
     if code_expires is not None and code_expires <= utcnow():
         raise AuthError("code_expired", account=account)
     return user

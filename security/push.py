@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from sqlalchemy import Engine
 from sqlalchemy import event as orm_events
@@ -301,9 +301,20 @@ def _disconnect(sids: Iterable[str], *, reason: str) -> None:
 
 @orm_events.listens_for(OrmSession, "after_commit")
 def _close_ended_sessions(session: OrmSession) -> None:
-    """A transaction that ended people's sessions (security.accounts) committed: close their sockets."""
-    for user_id in session.info.pop(ENDED_SESSIONS, ()):
-        end_live_sessions(int(user_id))
+    """A transaction that ended people's sessions (security.accounts) committed: close their sockets.
+
+    Within a request, later and apart: a socket's disconnect handler runs in a request context
+    of its own, whose teardown would otherwise close this very request's database session in
+    the middle of its commit. Elsewhere (a `flask users` command, the tests) at once."""
+    ended = [int(user_id) for user_id in session.info.pop(ENDED_SESSIONS, ())]
+    for user_id in ended:
+        if has_request_context():
+            try:
+                socketio.start_background_task(end_live_sessions, user_id)
+            except Exception:  # no server in this process: each process's watch closes them
+                log.exception("could not schedule closing user %s's sockets", user_id)
+        else:
+            end_live_sessions(user_id)
 
 
 @orm_events.listens_for(OrmSession, "after_rollback")

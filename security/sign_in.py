@@ -101,15 +101,19 @@ def attempt(*, session: Session, username: str, password: str, via: str) -> User
     try:
         user = authenticate(session=session, username=username, password=password)
     except AuthError as failure:
+        filled = throttle.finish(username=username, address=address, device=device, failed=True)
         tried = _tried_on(account=failure.account, username=username, via=via)
         if failure.reason != "credentials":
             tried["detail"]["reason"] = failure.reason
         audit.record_apart(engine=engine, action="auth.sign_in", outcome="failed", **tried)  # type: ignore[arg-type]
-        filled = throttle.failed(username=username, address=address, device=device)
         if filled is not None:
             tried["detail"].update(scope=filled.scope, retry_after=filled.retry_after)
             audit.record_apart(engine=engine, action="auth.throttled", outcome="denied", **tried)  # type: ignore[arg-type]
         raise
+    except BaseException:  # the database failed, say: the check's slot is not kept
+        throttle.finish(username=username, address=address, device=device, failed=False)
+        raise
+    throttle.finish(username=username, address=address, device=device, failed=False)
     tried = _tried_on(account=(int(user.id), user.username), username=username, via=via)  # type: ignore[arg-type]
     audit.record_apart(engine=engine, action="auth.sign_in", actor=user, **tried)  # type: ignore[arg-type]
     # The caller's transaction read before that line was committed apart: on SQLite it could no
@@ -136,6 +140,8 @@ def _warn_of_an_untrusted_proxy() -> None:
 
 def throttled_message(refusal: Refusal) -> str:
     """What a person is told when sign-in is paused (Spanish first)."""
+    if refusal.scope == "busy":
+        return gettext("Se está comprobando otro inicio de sesión de esta cuenta; vuelva a intentarlo en un momento.")
     minutes = max(1, math.ceil(refusal.retry_after / 60))
     return gettext(
         "Demasiados intentos fallidos. Espere %(minutes)s min y vuelva a intentarlo, o entre desde un "

@@ -150,3 +150,26 @@ def test_another_zones_committee_or_alarm_device_in_a_body_answers_like_a_missin
     session.rollback()  # a fresh snapshot: the device was read above
     denied = session.exec(select(AuditEntry).where(AuditEntry.action == "access.denied")).all()
     assert len(denied) == 2  # both refusals are on the record, though they look like missing ids
+
+
+def test_pages_answer_errors_in_spanish_and_admin_addresses_look_like_missing_ones(app, make_person):
+    from tests.test_sessions import _sign_in
+
+    make_person("coordinator", zone_id=2, username="rosa")
+    client = app.test_client()
+    anonymous = client.get("/no-existe")
+    assert anonymous.status_code == 404 and "No existe esa página." in anonymous.get_data(as_text=True)
+    _sign_in(client, "rosa")
+
+    def page(path: str) -> str:
+        answer = client.get(path)
+        assert answer.status_code == 404
+        return re.sub(r'nonce="[^"]*"|next=[^"&]*', "", answer.get_data(as_text=True))
+
+    assert page("/admin/usuarios") == page("/admin/no-existe") == page("/no-existe")
+    for path in ("/salir", "/cuenta/clave", "/cuenta/cerrar-sesiones"):
+        for form in ({}, {"csrf": "ñandú-ü"}):
+            refused = client.post(path, data=form)
+            assert refused.status_code == 400, path
+            text = refused.get_data(as_text=True)
+            assert "El formulario caducó" in text and "Bad Request" not in text

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from security import accounts
 from security.models import User
-from tests.conftest import start_server
+from tests.conftest import PASSWORD, start_server
 from tests.test_live_push import Dashboard, connect  # noqa: F401  (`connect` is a fixture)
 from tests.test_redis_queue import two_servers  # noqa: F401  (a fixture: two processes sharing Redis)
 
@@ -98,3 +98,28 @@ def test_deactivation_closes_sockets_on_every_process(app, two_servers, make_per
     _deactivate(app, person.user.id)
     for event in closed:
         assert event.wait(max(0.0, started + 2.0 - time.monotonic())), "a socket on one process stayed open"
+
+
+def test_changing_ones_password_on_the_web_while_a_map_is_open_closes_it_cleanly(
+    live_server, make_person, connect  # noqa: F811
+):
+    """The change is committed within a request: its sockets close apart, and the page answers."""
+    import re
+
+    make_person("coordinator", zone_id=3, username="rosa")
+    socket = connect(live_server, live_server.token("rosa"))
+    closed = _closed_at(socket)
+    web = requests.Session()
+    page = web.get(f"{live_server.url}/entrar", timeout=5).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    web.post(f"{live_server.url}/entrar", data={"csrf": csrf, "username": "rosa", "password": PASSWORD}, timeout=10)
+    account = web.get(f"{live_server.url}/cuenta", timeout=5)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', account.text).group(1)  # type: ignore[union-attr]
+    new = {"new_password": "otra-clave-larga-5", "repeat_password": "otra-clave-larga-5"}
+    changed = web.post(f"{live_server.url}/cuenta/clave", data={"csrf": csrf, "current_password": PASSWORD, **new},
+                       timeout=10, allow_redirects=False)  # fmt: skip
+    assert changed.status_code == 302, changed.text[:300]
+    assert closed.wait(2.0)
+    assert web.get(f"{live_server.url}/cuenta", timeout=5).status_code == 200  # this browser stays in
+    time.sleep(0.5)
+    assert "could not disconnect" not in live_server.log() and "Traceback" not in live_server.log()

@@ -64,7 +64,7 @@ def test_a_web_session_ends_when_the_account_is_signed_out_elsewhere(app, make_p
     assert answer.status_code == 302 and "/entrar" in answer.headers["Location"]
 
 
-def test_deactivation_ends_every_token_and_sign_in_is_refused_like_a_wrong_password(app, make_person):
+def test_deactivation_ends_every_token_and_only_the_right_password_learns_why(app, make_person):
     volunteer = make_person("volunteer", zone_id=2, username="juan")
     client = app.test_client()
     assert _me(client, volunteer.token) == 200
@@ -73,7 +73,8 @@ def test_deactivation_ends_every_token_and_sign_in_is_refused_like_a_wrong_passw
     refused = client.post("/api/v1/auth/token", json={"username": "juan", "password": PASSWORD})
     wrong = client.post("/api/v1/auth/token", json={"username": "juan", "password": "otra-cosa-123"})
     assert refused.status_code == wrong.status_code == 401
-    assert refused.get_json() == wrong.get_json()
+    assert refused.get_json()["reason"] == "deactivated" and "desactivada" in refused.get_json()["message"]
+    assert wrong.get_json()["reason"] == "credentials"  # without the password, nothing is told
     _change(app, volunteer.user.id, lambda s, u: accounts.activate(session=s, actor=None, user=u))
     assert client.post("/api/v1/auth/token", json={"username": "juan", "password": PASSWORD}).status_code == 200
     assert _me(client, volunteer.token) == 401  # the old token stays ended

@@ -50,6 +50,7 @@ def test_the_map_goes_to_sign_in_when_the_session_ends_elsewhere(app, browser, l
         page.wait_for_url(re.compile(r"/entrar"), timeout=5_000)
         assert time.monotonic() - started < 5
         assert page.locator("input[name=username]").is_visible()
+        assert "Su sesión se cerró." in page.inner_text("main")
         assert errors == []
         assert police.user.id
     finally:
@@ -67,7 +68,8 @@ def test_a_reset_volunteer_signs_in_on_the_phone_with_the_code_and_chooses_a_pas
     phone.page.fill("#password", code)
     phone.page.click("#signin-submit")
     phone.page.wait_for_selector("#signin-new:not([hidden])", timeout=10_000)
-    assert "restablecida" in phone.page.inner_text("#signin-error")
+    assert "restablecida" in phone.page.inner_text("#signin-new")
+    assert phone.page.is_hidden("#signin-error")  # the notice says what to do; no error box
 
     phone.page.fill("#new-password", "mi-clave-nueva-77")
     phone.page.fill("#repeat-password", "otra-cosa-distinta")
@@ -100,5 +102,6 @@ def test_the_phone_is_told_when_its_session_is_closed_and_keeps_what_waits(
     phone.page.wait_for_selector("body[data-live=yes]", timeout=10_000)
     _change(app, volunteer.user.id, lambda s, u: accounts.end_all_sessions(session=s, user=u, actor=None))
     phone.page.wait_for_selector("#session-expired:not([hidden])", timeout=5_000)
+    assert "se cerró" in phone.page.inner_text("#session-expired")
     assert phone.page.get_attribute("body", "data-live") == "no"
     assert phone.errors == []

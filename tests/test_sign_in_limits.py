@@ -141,3 +141,11 @@ def test_guesses_sent_all_at_once_cannot_slip_past_the_count(app, live_server, m
         sprayed = list(pool.map(guess, [f"nombre{i}" for i in range(20)], range(20)))
     assert sprayed == [401] * 20
     assert time.monotonic() - started < 15  # nobody waited for a connection held by a password check
+
+
+def test_signing_in_correctly_uses_up_nothing(app, make_person):
+    """A station's shared account signed in from many desks in a quarter of an hour stays open."""
+    make_person("police", username="comisaria")
+    desks = [app.test_client() for _ in range(15)]  # no known-device cookie on any of them
+    assert [_token(desk, "comisaria", PASSWORD).status_code for desk in desks] == [200] * 15
+    assert [_token(desks[0], "comisaria", "mal").status_code for _ in range(3)] == [401] * 3

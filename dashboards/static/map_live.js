@@ -83,9 +83,16 @@
     setState("reconnecting");
     // Closed by the server: the page's token ran out or the session ended (signed out elsewhere,
     // deactivated); a reload signs it in again with the session cookie, or shows the sign-in page.
-    if (reason === "io server disconnect") expired();
+    if (reason === "io server disconnect" && !leaving) expired();
   });
-  socket.on("session_ended", expired);
+  var leaving = false;
+  socket.on("session_ended", function (info) {
+    // Closed elsewhere or by the administration: say so on the sign-in page; a token that ran
+    // out is renewed by a reload while the web session lasts.
+    leaving = true;
+    if (info && info.reason === "ended") window.location.assign("/entrar?cerrada=1&next=/mapa");
+    else expired();
+  });
   socket.on("connect_error", function (error) {
     setState("reconnecting");
     if (error && error.message === "unauthorized") expired();

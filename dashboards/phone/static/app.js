@@ -110,10 +110,14 @@
     return Boolean(state.session && !state.expired && Date.parse(state.session.expires_at) > Date.now());
   }
 
-  function expire() {
+  // why: "ended" when the session was closed (elsewhere, or by the administration), else it ran out.
+  function expire(why) {
     if (!state.session || state.expired) return;
     state.expired = true;
     disconnectLive();
+    var notice = $("session-expired-text");
+    notice.setAttribute("data-i18n", why === "ended" ? "session.ended" : "session.expired");
+    notice.textContent = t(notice.getAttribute("data-i18n"));
     $("session-expired").hidden = false;
     renderStatus();
   }
@@ -436,7 +440,7 @@
         document.body.setAttribute("data-live", "no");
         if (error && error.message === "unauthorized") expire();
       });
-      socket.on("session_ended", function () { toast(t("session.ended")); expire(); });
+      socket.on("session_ended", function (info) { expire(info && info.reason === "ended" ? "ended" : "expired"); });
       socket.on("own_report_updated", ownReportUpdated);
       socket.on("own_patrol_updated", function (event) { emit("ownpatrol", event.data); });
       socket.on("patrol_assignment", function (event) { emit("assignment", event.data); });
@@ -674,11 +678,11 @@
         }, function (failure) {
           // A reset account: the code it was given opens only the choice of a new password.
           if (failure.code === "password_change_required") {
-            $("signin-new").hidden = false;
+            $("signin-new").hidden = false;  // its notice says what to do; no error to show
             $("new-password").focus();
-          } else if (!choosing || failure.status !== 422) {
-            $("password").value = "";
+            return;
           }
+          if (!choosing || failure.status !== 422) $("password").value = "";
           error.textContent = failure.status ? failure.message : navigator.onLine ? t("signin.unreachable") : t("signin.offline");
           error.hidden = false;
         }).then(function () { button.disabled = false; $("new-password").value = ""; $("repeat-password").value = ""; });
