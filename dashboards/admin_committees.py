@@ -43,7 +43,7 @@ from security.committees import (
     member_ids,
     remove_member,
 )
-from security.errors import DomainError, Forbidden, Hidden, NotFound
+from security.errors import REFUSALS, DomainError, Forbidden, Hidden, NotFound
 from security.models import EMPTY_NAME, Committee, CommitteeCreate, User, clean_text, parse_id
 
 admin_committees = Blueprint("admin_committees", __name__, template_folder="templates")
@@ -239,7 +239,7 @@ def _member_named(user: User, committee: Committee, username: str) -> User:
 
 
 def _refused_change(user: User, committee: Committee, error: DomainError) -> None:
-    if isinstance(error, Forbidden):
+    if isinstance(error, REFUSALS):  # the same refusals the API records (security.errors)
         note_refusal(_db(), user=user, status=403, object_type="committee", object_id=committee.id)
 
 
